@@ -1,0 +1,11 @@
+/**
+ * Every CLI command, in the order `--help` lists them. Each module exports one yargs
+ * CommandModule; handlers report failures by throwing CliError (see errors.ts).
+ */
+import type { CommandModule } from 'yargs';
+import { infoCommand } from './commands/info.js';
+
+// Add new commands here: one import above, one entry below.
+export const commands: CommandModule<any, any>[] = [
+  infoCommand,
+];
