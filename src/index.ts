@@ -5,3 +5,4 @@
 export { Rng } from './util/rng.js';
 export { writeFileAtomic } from './util/atomic.js';
 export { Progress } from './util/progress.js';
+export { formatVocXml } from './annotations/voc-write.js';
