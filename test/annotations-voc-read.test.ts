@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { sharedData } from './helpers.js';
 import path from 'node:path';
 import { annotationFixtures, cells001 } from './fixtures/annotations/models.js';
 import { parseVocXml, readVocFile } from '../src/annotations/voc-read.js';
@@ -108,4 +109,17 @@ test('readVocFile reports an unreadable file instead of throwing', async () => {
   const r = await readVocFile(path.join(annotationFixtures, 'no-such-file.xml'));
   assert.equal(r.annotation, undefined);
   assert.match(r.issues[0]!.message, /cannot read file \(ENOENT\)/);
+});
+
+test('BCCD: every LabelImg file is reproduced byte for byte by read + formatVocXml', async (t) => {
+  const dir = sharedData(t, 'bccd', 'Annotations');
+  if (!dir) return;
+  const names = readdirSync(dir).filter((n) => n.endsWith('.xml'));
+  assert.ok(names.length > 0);
+  for (const name of names) {
+    const text = readFileSync(path.join(dir, name), 'utf8');
+    const r = parseVocXml(text, name);
+    assert.deepEqual(r.issues, [], name);
+    assert.equal(formatVocXml(r.annotation!), text, name);
+  }
 });
