@@ -73,9 +73,10 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
   return out;
 }
 
-/** One line per issue: "file: object N (field): message [error]". */
+/** One line per issue: "file[:line]: object N (field): message [error]". */
 export function formatIssue(issue: AnnotationIssue): string {
+  const line = issue.line !== undefined ? `:${issue.line}` : '';
   const object = issue.objectIndex !== undefined ? ` object ${issue.objectIndex}` : '';
   const field = issue.field ? ` (${issue.field})` : '';
-  return `${issue.file}:${object}${field} ${issue.message} [${issue.severity}]`;
+  return `${issue.file}${line}:${object}${field} ${issue.message} [${issue.severity}]`;
 }

@@ -41,6 +41,8 @@ export interface AnnotationIssue {
   objectIndex?: number;
   /** Field that is wrong, e.g. "bndbox.xmin" or "size.width". */
   field?: string;
+  /** 1-based line in `file`, for line-oriented formats (CSV). */
+  line?: number;
   message: string;
   /** 'error': the object (or file) was dropped; 'warning': kept (e.g. clipped). */
   severity: 'error' | 'warning';
