@@ -30,6 +30,7 @@ test('labels select: an unknown label is a usage error (exit 2) naming it', () =
   assert.equal(r.stdout, '');
   assert.equal(run(['labels', 'select', small, '--all', '28']).status, 2);
   assert.equal(run(['labels', 'select', small]).status, 2, 'no filter at all');
+  assert.equal(run(['labels', 'stats']).status, 2, 'no CSV');
 });
 
 test('bad rows: warnings with line numbers and exit 0; --strict exits 1 with no ids', () => {

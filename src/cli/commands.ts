@@ -5,9 +5,11 @@
 import type { CommandModule } from 'yargs';
 import { infoCommand } from './commands/info.js';
 import { labelsCommand } from './commands/labels.js';
+import { showCommand } from './commands/show.js';
 
 // Add new commands here: one import above, one entry below.
 export const commands: CommandModule<any, any>[] = [
   infoCommand,
   labelsCommand,
+  showCommand,
 ];

@@ -10,8 +10,9 @@ export const SVG_FONT_FAMILY = 'DejaVu Sans, Liberation Sans, Arial, sans-serif'
 
 /**
  * Width of `text` at `fontSize` px, estimated (SVG cannot measure before rendering): DejaVu Sans
- * averages about 0.6 em per character, so backgrounds sized with this fit the text.
+ * averages about 0.6 em per character (capitals more, lower case less), close enough to size a
+ * caption's background.
  */
 export function estimateTextWidth(text: string, fontSize: number): number {
-  return Math.ceil(text.length * fontSize * 0.62);
+  return Math.ceil(text.length * fontSize * 0.6);
 }

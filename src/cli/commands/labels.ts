@@ -25,6 +25,8 @@ function formatIssue(i: TrainCsvIssue): string {
 
 /** Read the CSV, report its issues on stderr, and apply --strict. */
 async function loadTable(args: CommonArgs): Promise<TrainCsv> {
+  // yargs reports a missing positional but still runs the handler; keep the exit code 2.
+  if (typeof args.csv !== 'string') throw new UsageError('name the CSV file (train.csv)');
   let table: TrainCsv;
   try {
     table = await readTrainCsv(args.csv);
