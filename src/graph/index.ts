@@ -1,0 +1,13 @@
+/**
+ * ONNX graph builder, shape inference, serialization, loading and reverse-mode autodiff.
+ * See docs/graph.md.
+ */
+export * from './attributes.js';
+export * from './dtype.js';
+export * from './values.js';
+export { GraphBuilder, refName, type Node, type Initializer, type OpOptions, type ValueRef } from './builder.js';
+export { inferNode, sliceRange, type InferredType } from './shape-inference.js';
+export { serializeModel, toModelObject, OPSET, IR_VERSION, type SerializeOptions } from './serialize.js';
+export { loadModel, readInitializers, decodeTensor, type LoadOptions } from './load.js';
+export { runGraph, runSession, createSession, toOrtTensor, fromOrtTensor } from './ort.js';
+export * from './blocks.js';
