@@ -14,3 +14,4 @@ export * from './render/colors.js';
 export * from './render/bar-chart.js';
 export * from './render/overlay.js';
 export { roiAlign, roiAlignSync, roiAlignBackward, roiAlignBackwardSync, type FeatureShape, type OutputSize, type RoiAlignOptions } from './detection/roi-align.js';
+export * as graph from './graph/index.js';
