@@ -105,7 +105,8 @@ test('train.csv: 31,072 rows whose label counts match the independent Python cou
   const ms = performance.now() - started;
   assert.equal(table.rows.length, 31072);
   assert.deepEqual(table.issues, []);
-  assert.ok(ms < 2000, `reading train.csv took ${ms.toFixed(0)} ms`);
+  // Generous for loaded CI machines; a quadratic reader would take far longer.
+  assert.ok(ms < 5000, `reading train.csv took ${ms.toFixed(0)} ms`);
 
   const expected = JSON.parse(readFileSync(path.join(labelsDir, 'hpa-train-counts.json'), 'utf8')) as {
     rows: number;
