@@ -4,12 +4,14 @@
  */
 import type { CommandModule } from 'yargs';
 import { infoCommand } from './commands/info.js';
+import { mergeCommand } from './commands/merge.js';
 import { labelsCommand } from './commands/labels.js';
 import { showCommand } from './commands/show.js';
 
 // Add new commands here: one import above, one entry below.
 export const commands: CommandModule<any, any>[] = [
   infoCommand,
+  mergeCommand,
   labelsCommand,
   showCommand,
 ];
