@@ -114,26 +114,111 @@ struct Cand {  // a box in score order
   int32_t index;  // original index
 };
 
-struct Entry {  // a kept box in a grid cell's list
-  float x1, y1, x2, y2, area;
-  int32_t cls;
-  uint16_t cx0, cy0;  // first cell of the kept box (dedup: test a pair in one cell only)
-  int32_t next;
-};
-
-// torchvision's float IoU test for kept box e and candidate c.
-inline bool Suppresses(float ex1, float ey1, float ex2, float ey2, float earea, const Cand& c,
+// torchvision's float IoU test for kept box j and candidate c.
+inline bool Suppresses(float jx1, float jy1, float jx2, float jy2, float jarea, const Cand& c,
                        float thr) {
-  float xx1 = std::max(ex1, c.x1);
-  float yy1 = std::max(ey1, c.y1);
-  float xx2 = std::min(ex2, c.x2);
-  float yy2 = std::min(ey2, c.y2);
+  float xx1 = std::max(jx1, c.x1);
+  float yy1 = std::max(jy1, c.y1);
+  float xx2 = std::min(jx2, c.x2);
+  float yy2 = std::min(jy2, c.y2);
   float w = std::max(0.0f, xx2 - xx1);
   float h = std::max(0.0f, yy2 - yy1);
   float inter = w * h;
-  float ovr = inter / ((earea + c.area) - inter);  // built without FMA contraction (see top)
+  float ovr = inter / ((jarea + c.area) - inter);  // built without FMA contraction (see top)
   return ovr > thr;
 }
+
+// Whether any kept box in [s, e) of the bucket arrays suppresses the candidate (branch-free so
+// that it vectorizes; an AVX2 clone is picked at load time where the CPU has it).
+constexpr int kBlock = 8;
+
+struct Buckets {
+  std::vector<float> x1, y1, x2, y2, area;
+  std::vector<int32_t> cls, kept;  // kept: 1 once the box is kept (0 before, or suppressed)
+};
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+int ScanSpan(const float* __restrict x1, const float* __restrict y1, const float* __restrict x2,
+             const float* __restrict y2, const float* __restrict ar,
+             const int32_t* __restrict kept, int32_t s, int32_t e, float cx1, float cy1,
+             float cx2, float cy2, float carea, float thr) {
+  // Whole blocks of kBlock (the arrays are padded with kBlock never-kept boxes at the end), so
+  // the compiler emits one vector body and no scalar tail; lanes at or past e are masked off.
+  int hit = 0;
+  for (int32_t j0 = s; j0 < e; j0 += kBlock) {
+    int32_t lanes[kBlock];
+    for (int i = 0; i < kBlock; ++i) {
+      const int32_t j = j0 + i;
+      float xx1 = std::max(x1[j], cx1);
+      float yy1 = std::max(y1[j], cy1);
+      float xx2 = std::min(x2[j], cx2);
+      float yy2 = std::min(y2[j], cy2);
+      float w = std::max(0.0f, xx2 - xx1);
+      float h = std::max(0.0f, yy2 - yy1);
+      float inter = w * h;
+      float ovr = inter / ((ar[j] + carea) - inter);
+      lanes[i] = kept[j] & static_cast<int32_t>(ovr > thr) & static_cast<int32_t>(j < e);
+    }
+    for (int i = 0; i < kBlock; ++i) hit |= lanes[i];
+    if (hit) break;
+  }
+  return hit;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+int ScanSpanClass(const float* __restrict x1, const float* __restrict y1,
+                  const float* __restrict x2, const float* __restrict y2,
+                  const float* __restrict ar, const int32_t* __restrict kept,
+                  const int32_t* __restrict cls, int32_t s, int32_t e, float cx1, float cy1,
+                  float cx2, float cy2, float carea, int32_t ccls, float thr) {
+  // Whole blocks of kBlock (the arrays are padded with kBlock never-kept boxes at the end), so
+  // the compiler emits one vector body and no scalar tail; lanes at or past e are masked off.
+  int hit = 0;
+  for (int32_t j0 = s; j0 < e; j0 += kBlock) {
+    int32_t lanes[kBlock];
+    for (int i = 0; i < kBlock; ++i) {
+      const int32_t j = j0 + i;
+      float xx1 = std::max(x1[j], cx1);
+      float yy1 = std::max(y1[j], cy1);
+      float xx2 = std::min(x2[j], cx2);
+      float yy2 = std::min(y2[j], cy2);
+      float w = std::max(0.0f, xx2 - xx1);
+      float h = std::max(0.0f, yy2 - yy1);
+      float inter = w * h;
+      float ovr = inter / ((ar[j] + carea) - inter);
+      lanes[i] = kept[j] & static_cast<int32_t>(cls[j] == ccls) & static_cast<int32_t>(ovr > thr) & static_cast<int32_t>(j < e);
+    }
+    for (int i = 0; i < kBlock; ++i) hit |= lanes[i];
+    if (hit) break;
+  }
+  return hit;
+}
+
+// Valid boxes bucketed by size level, then by the grid cell of their (x1, y1) corner (row-major),
+// structure of arrays. A level holds boxes whose larger side lies in (e0*2^(l-1), e0*2^l]; its
+// cells are about half that size. A box j can intersect candidate c only if
+// c.x1 - maxw_l < j.x1 < c.x2 and c.y1 - maxh_l < j.y1 < c.y2, so a query scans, per cell row,
+// one contiguous span of the level's arrays.
+struct Level {
+  int64_t count = 0;
+  double x0 = 0, y0 = 0, inv_cw = 0, inv_ch = 0;
+  int64_t gw = 1, gh = 1;
+  double maxw = 0, maxh = 0;  // largest width / height in the level (slightly widened)
+  double minx = std::numeric_limits<double>::infinity(), miny = minx, maxx = -minx, maxy = -minx;
+  std::vector<int32_t> start;  // gw*gh+1 offsets into the bucket arrays (absolute)
+  int64_t CellX(double x) const {
+    double v = (x - x0) * inv_cw;
+    return v <= 0 ? 0 : (v >= double(gw - 1) ? gw - 1 : static_cast<int64_t>(v));
+  }
+  int64_t CellY(double y) const {
+    double v = (y - y0) * inv_ch;
+    return v <= 0 ? 0 : (v >= double(gh - 1) ? gh - 1 : static_cast<int64_t>(v));
+  }
+};
 
 std::vector<int32_t> NmsKernel(const NmsParams& p) {
   const int64_t n = p.n;
@@ -141,14 +226,12 @@ std::vector<int32_t> NmsKernel(const NmsParams& p) {
   if (n == 0 || p.max_output == 0 || p.top_k == 0) return keep;
   std::vector<int32_t> order = StableOrderDesc(p.scores, n);
 
-  // Dense class ids (batched) for the per-class top-k.
-  std::vector<int32_t> dense;
+  // Per-class top-k (batched): keep the first top_k of each class in score order.
   if (p.classes && p.top_k > 0) {
     std::vector<int32_t> uniq(p.classes, p.classes + n);
     std::sort(uniq.begin(), uniq.end());
     uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
     std::vector<int64_t> taken(uniq.size(), 0);
-    dense.reserve(n);
     std::vector<int32_t> filtered;
     filtered.reserve(n);
     for (int32_t idx : order) {
@@ -159,9 +242,10 @@ std::vector<int32_t> NmsKernel(const NmsParams& p) {
   }
   const int64_t m = static_cast<int64_t>(order.size());
 
+  // Candidates in score order; extent statistics of the valid ones.
   std::vector<Cand> cand(m);
-  double gx0 = std::numeric_limits<double>::infinity(), gy0 = gx0;
-  double gx1 = -gx0, gy1 = -gx0, sumw = 0, sumh = 0;
+  std::vector<uint8_t> level_of(m, 0);
+  double e0 = std::numeric_limits<double>::infinity();
   int64_t nvalid = 0;
   for (int64_t k = 0; k < m; ++k) {
     const int32_t i = order[k];
@@ -176,121 +260,147 @@ std::vector<int32_t> NmsKernel(const NmsParams& p) {
     c.index = i;
     if (c.x2 > c.x1 && c.y2 > c.y1) {
       ++nvalid;
-      gx0 = std::min(gx0, double(c.x1));
-      gy0 = std::min(gy0, double(c.y1));
-      gx1 = std::max(gx1, double(c.x2));
-      gy1 = std::max(gy1, double(c.y2));
-      sumw += double(c.x2) - double(c.x1);
-      sumh += double(c.y2) - double(c.y1);
+      e0 = std::min(e0, std::max(double(c.x2) - double(c.x1), double(c.y2) - double(c.y1)));
     }
   }
-
-  // Grid: cells about the mean box size, at most ~2 cells per valid box and 1024 per axis.
-  int64_t gw = 1, gh = 1;
-  double inv_cw = 0, inv_ch = 0;
-  if (nvalid > 0) {
-    const double spanx = gx1 - gx0, spany = gy1 - gy0;
-    const double mw = sumw / nvalid, mh = sumh / nvalid;
+  constexpr int kLevels = 24;
+  Level levels[kLevels];
+  for (int64_t k = 0; k < m; ++k) {
+    const Cand& c = cand[k];
+    if (!(c.x2 > c.x1 && c.y2 > c.y1)) continue;
+    const double w = double(c.x2) - double(c.x1), h = double(c.y2) - double(c.y1);
+    const double r = std::max(w, h) / e0;  // >= 1
+    int l = 0;
+    if (r > 1) {
+      int ex;
+      std::frexp(r, &ex);  // r in [2^(ex-1), 2^ex)
+      l = std::min(ex, kLevels - 1);
+    }
+    level_of[k] = static_cast<uint8_t>(l);
+    Level& L = levels[l];
+    ++L.count;
+    L.maxw = std::max(L.maxw, w);
+    L.maxh = std::max(L.maxh, h);
+    L.minx = std::min(L.minx, double(c.x1));
+    L.maxx = std::max(L.maxx, double(c.x1));
+    L.miny = std::min(L.miny, double(c.y1));
+    L.maxy = std::max(L.maxy, double(c.y1));
+  }
+  // Grids and bucket offsets.
+  int64_t offset = 0;
+  for (Level& L : levels) {
+    if (L.count == 0) continue;
+    L.maxw = L.maxw * (1 + 1e-9) + 1e-30;  // covers the rounding of the double widths
+    L.maxh = L.maxh * (1 + 1e-9) + 1e-30;
+    const double cell = std::max(L.maxw, L.maxh) * 0.5;
+    const double spanx = L.maxx - L.minx, spany = L.maxy - L.miny;
     auto cells_for = [](double span, double size) {
-      double c = size > 0 ? span / size : 1;
+      double c = span / size;
       if (!(c >= 1)) c = 1;
-      return static_cast<int64_t>(std::min(c, 1024.0));
+      return static_cast<int64_t>(std::min(c, 4096.0));
     };
-    gw = cells_for(spanx, mw);
-    gh = cells_for(spany, mh);
-    const int64_t max_cells = std::max<int64_t>(16, 2 * nvalid);
-    while (gw * gh > max_cells) {
-      if (gw >= gh) gw = (gw + 1) / 2;
-      else gh = (gh + 1) / 2;
+    L.gw = cells_for(spanx, cell);
+    L.gh = cells_for(spany, cell);
+    const int64_t max_cells = 16 + 2 * L.count;
+    while (L.gw * L.gh > max_cells) {
+      if (L.gw >= L.gh) L.gw = (L.gw + 1) / 2;
+      else L.gh = (L.gh + 1) / 2;
     }
-    inv_cw = spanx > 0 ? gw / spanx : 0;
-    inv_ch = spany > 0 ? gh / spany : 0;
-    if (!std::isfinite(inv_cw)) inv_cw = 0;
-    if (!std::isfinite(inv_ch)) inv_ch = 0;
+    L.x0 = L.minx;
+    L.y0 = L.miny;
+    L.inv_cw = spanx > 0 ? double(L.gw) / spanx : 0;
+    L.inv_ch = spany > 0 ? double(L.gh) / spany : 0;
+    if (!std::isfinite(L.inv_cw)) L.inv_cw = 0;
+    if (!std::isfinite(L.inv_ch)) L.inv_ch = 0;
+    L.start.assign(static_cast<size_t>(L.gw * L.gh + 1), 0);
+    L.start[0] = static_cast<int32_t>(offset);
+    offset += L.count;
   }
-  auto cell_x = [&](float x) {
-    double v = (double(x) - gx0) * inv_cw;
-    int64_t c = v <= 0 ? 0 : (v >= double(gw - 1) ? gw - 1 : static_cast<int64_t>(v));
-    return c;
-  };
-  auto cell_y = [&](float y) {
-    double v = (double(y) - gy0) * inv_ch;
-    int64_t c = v <= 0 ? 0 : (v >= double(gh - 1) ? gh - 1 : static_cast<int64_t>(v));
-    return c;
-  };
+  // Counting sort of the valid boxes into (level, cell).
+  std::vector<int32_t> cell_of(m, -1);
+  for (int64_t k = 0; k < m; ++k) {
+    const Cand& c = cand[k];
+    if (!(c.x2 > c.x1 && c.y2 > c.y1)) continue;
+    Level& L = levels[level_of[k]];
+    const int64_t cell = L.CellY(c.y1) * L.gw + L.CellX(c.x1);
+    cell_of[k] = static_cast<int32_t>(cell);
+    ++L.start[cell + 1];
+  }
+  for (Level& L : levels) {
+    if (L.count == 0) continue;
+    for (size_t q = 1; q < L.start.size(); ++q) L.start[q] += L.start[q - 1];
+  }
+  // All valid boxes in (level, cell) order; kept[] marks those kept so far.
+  Buckets bk;
+  const size_t padded = static_cast<size_t>(nvalid) + kBlock;
+  bk.x1.assign(padded, 0.0f);
+  bk.y1.assign(padded, 0.0f);
+  bk.x2.assign(padded, 0.0f);
+  bk.y2.assign(padded, 0.0f);
+  bk.area.assign(padded, 0.0f);
+  bk.kept.assign(padded, 0);
+  if (p.classes) bk.cls.assign(padded, 0);
+  std::vector<int32_t> pos(m, -1);
+  {
+    std::vector<int32_t> fill[kLevels];
+    for (int l = 0; l < kLevels; ++l) {
+      if (levels[l].count) fill[l].assign(levels[l].start.begin(), levels[l].start.end() - 1);
+    }
+    for (int64_t k = 0; k < m; ++k) {
+      if (cell_of[k] < 0) continue;
+      const Cand& c = cand[k];
+      const int32_t q = fill[level_of[k]][cell_of[k]]++;
+      pos[k] = q;
+      bk.x1[q] = c.x1;
+      bk.y1[q] = c.y1;
+      bk.x2[q] = c.x2;
+      bk.y2[q] = c.y2;
+      bk.area[q] = c.area;
+      if (p.classes) bk.cls[q] = c.cls;
+    }
+  }
+  int active[kLevels];
+  int nactive = 0;
+  for (int l = 0; l < kLevels; ++l) {
+    if (levels[l].count) active[nactive++] = l;
+  }
 
   const float thr = FloatAtMost(p.iou_threshold);
-  std::vector<int32_t> head(static_cast<size_t>(gw * gh), -1);
-  std::vector<Entry> entries;
-  entries.reserve(static_cast<size_t>(std::min<int64_t>(m * 4, 1 << 22)));
-  std::vector<int32_t> kept_valid;  // candidate positions of kept valid boxes
-  kept_valid.reserve(m);
-  std::vector<int32_t> kept_large;  // kept boxes covering too many cells to be listed in each
-  constexpr int64_t kMaxCellsPerBox = 64;
   const int64_t max_out = p.max_output < 0 ? m : p.max_output;
   const bool batched = p.classes != nullptr;
-  keep.reserve(std::min(m, max_out));
+  keep.reserve(static_cast<size_t>(std::min(m, max_out)));
 
   for (int64_t k = 0; k < m && static_cast<int64_t>(keep.size()) < max_out; ++k) {
     const Cand& c = cand[k];
-    if (!(c.x2 > c.x1 && c.y2 > c.y1)) {  // zero intersection with every box
+    if (cell_of[k] < 0) {  // degenerate or inverted: zero intersection with every box
       keep.push_back(c.index);
       continue;
     }
-    const int64_t cx0 = cell_x(c.x1), cx1 = cell_x(c.x2);
-    const int64_t cy0 = cell_y(c.y1), cy1 = cell_y(c.y2);
-    const int64_t ncells = (cx1 - cx0 + 1) * (cy1 - cy0 + 1);
     bool suppressed = false;
-    if (ncells > static_cast<int64_t>(kept_valid.size())) {
-      // A box covering more cells than there are kept boxes: scan the kept boxes directly.
-      for (int32_t q : kept_valid) {
-        const Cand& e = cand[q];
-        if (batched && e.cls != c.cls) continue;
-        if (Suppresses(e.x1, e.y1, e.x2, e.y2, e.area, c, thr)) {
+    for (int a = 0; a < nactive && !suppressed; ++a) {
+      const Level& L = levels[active[a]];
+      const int32_t* st = L.start.data();
+      const int64_t xa = L.CellX(double(c.x1) - L.maxw), xb = L.CellX(double(c.x2));
+      const int64_t ya = L.CellY(double(c.y1) - L.maxh), yb = L.CellY(double(c.y2));
+      for (int64_t cy = ya; cy <= yb; ++cy) {
+        const int32_t s = st[cy * L.gw + xa], e = st[cy * L.gw + xb + 1];
+        if (s == e) continue;
+        const int hit =
+            batched ? ScanSpanClass(bk.x1.data(), bk.y1.data(), bk.x2.data(), bk.y2.data(),
+                                    bk.area.data(), bk.kept.data(), bk.cls.data(), s, e, c.x1,
+                                    c.y1, c.x2, c.y2, c.area, c.cls, thr)
+                    : ScanSpan(bk.x1.data(), bk.y1.data(), bk.x2.data(), bk.y2.data(),
+                               bk.area.data(), bk.kept.data(), s, e, c.x1, c.y1, c.x2, c.y2,
+                               c.area, thr);
+        if (hit) {
           suppressed = true;
           break;
-        }
-      }
-    } else {
-      for (int32_t q : kept_large) {
-        const Cand& e = cand[q];
-        if (batched && e.cls != c.cls) continue;
-        if (Suppresses(e.x1, e.y1, e.x2, e.y2, e.area, c, thr)) {
-          suppressed = true;
-          break;
-        }
-      }
-      for (int64_t cy = cy0; cy <= cy1 && !suppressed; ++cy) {
-        for (int64_t cx = cx0; cx <= cx1; ++cx) {
-          for (int32_t q = head[cy * gw + cx]; q >= 0; q = entries[q].next) {
-            const Entry& e = entries[q];
-            // Each pair is tested in the first cell both cover only.
-            if (cx != std::max<int64_t>(cx0, e.cx0) || cy != std::max<int64_t>(cy0, e.cy0)) continue;
-            if (batched && e.cls != c.cls) continue;
-            if (Suppresses(e.x1, e.y1, e.x2, e.y2, e.area, c, thr)) {
-              suppressed = true;
-              break;
-            }
-          }
-          if (suppressed) break;
         }
       }
     }
     if (suppressed) continue;
     keep.push_back(c.index);
-    kept_valid.push_back(static_cast<int32_t>(k));
-    if (ncells > kMaxCellsPerBox) {
-      kept_large.push_back(static_cast<int32_t>(k));
-      continue;
-    }
-    for (int64_t cy = cy0; cy <= cy1; ++cy) {
-      for (int64_t cx = cx0; cx <= cx1; ++cx) {
-        Entry e{c.x1, c.y1, c.x2, c.y2, c.area, c.cls,
-                static_cast<uint16_t>(cx0), static_cast<uint16_t>(cy0), head[cy * gw + cx]};
-        head[cy * gw + cx] = static_cast<int32_t>(entries.size());
-        entries.push_back(e);
-      }
-    }
+    bk.kept[pos[k]] = 1;
   }
   return keep;
 }

@@ -1,0 +1,121 @@
+/**
+ * `npm run bench:nms`: hpa-detect's native NMS against torchvision.ops.nms (Debian's
+ * /usr/bin/python3, torch limited to 2 threads) on the same inputs, IoU 0.7, 1000/4000/12000
+ * boxes, the two box generators of issue 3:
+ *   uniform:   x, y ~ U(0, 500), w, h ~ U(4, 64)
+ *   clustered: N/40 centres ~ U(0, 500); each box a centre plus N(0, 6) jitter, w, h ~ U(20, 60)
+ * scores: a random permutation of N distinct values. Prints medians of several repetitions,
+ * the ratio, and whether both returned the same kept indices (exit code 1 if not).
+ *
+ * Options: --reps R (default 30), --seed S (default 1), --no-torch.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Rng } from '../src/util/rng.js';
+import { nmsSync } from '../src/detection/nms.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..', '..');
+const python = '/usr/bin/python3';
+
+export type Generator = 'uniform' | 'clustered';
+
+/** Boxes [n*4] and distinct scores [n] from the issue's generators. */
+export function makeBoxes(n: number, kind: Generator, rng: Rng): { boxes: Float32Array; scores: Float32Array } {
+  const boxes = new Float32Array(4 * n);
+  if (kind === 'uniform') {
+    for (let i = 0; i < n; i++) {
+      const x = rng.uniform(0, 500), y = rng.uniform(0, 500);
+      const w = rng.uniform(4, 64), h = rng.uniform(4, 64);
+      boxes.set([x, y, x + w, y + h], 4 * i);
+    }
+  } else {
+    const k = Math.max(1, Math.round(n / 40));
+    const centres: [number, number][] = [];
+    for (let c = 0; c < k; c++) centres.push([rng.uniform(0, 500), rng.uniform(0, 500)]);
+    for (let i = 0; i < n; i++) {
+      const [cx0, cy0] = centres[i % k]!;
+      const cx = cx0 + rng.normal(0, 6), cy = cy0 + rng.normal(0, 6);
+      const w = rng.uniform(20, 60), h = rng.uniform(20, 60);
+      boxes.set([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 4 * i);
+    }
+  }
+  const perm = rng.shuffle(Array.from({ length: n }, (_, i) => i));
+  const scores = Float32Array.from(perm, (v) => (v + 1) / (n + 1));
+  return { boxes, scores };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const opt = (name: string, def: number) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? Number(args[i + 1]) : def;
+  };
+  const reps = opt('--reps', 30);
+  const seed = opt('--seed', 1);
+  const withTorch = !args.includes('--no-torch');
+  const iou = 0.7;
+  const rng = new Rng(seed);
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-nms-'));
+  const cases: { name: string; n: number; kind: Generator; boxes: Float32Array; scores: Float32Array; file: string }[] = [];
+  for (const kind of ['uniform', 'clustered'] as const) {
+    for (const n of [1000, 4000, 12000]) {
+      const { boxes, scores } = makeBoxes(n, kind, rng);
+      const file = path.join(dir, `${kind}_${n}.bin`);
+      const buf = new Float32Array(5 * n);
+      buf.set(boxes, 0);
+      buf.set(scores, 4 * n);
+      writeFileSync(file, Buffer.from(buf.buffer));
+      cases.push({ name: `${kind} ${n}`, n, kind, boxes, scores, file });
+    }
+  }
+  let torch: { torch: string; torchvision: string; results: { name: string; median_ms: number; kept: number[] }[] } | undefined;
+  if (withTorch) {
+    const spec = path.join(dir, 'cases.json');
+    writeFileSync(spec, JSON.stringify({ reps, warmup: 2, cases: cases.map((c) => ({ name: c.name, file: c.file, n: c.n, iou })) }));
+    const r = spawnSync(python, [path.join(repoRoot, 'scripts', 'bench_nms_torch.py'), spec], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+    });
+    if (r.status === 0) torch = JSON.parse(r.stdout);
+    else console.error(`torchvision side skipped (${python}): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+
+  console.log(`NMS, IoU ${iou}, medians of ${reps} runs (ms); node ${process.version}` +
+    (torch ? `; torch ${torch.torch} / torchvision ${torch.torchvision}, 2 threads` : ''));
+  console.log('| boxes | generator | kept | hpa-detect nmsSync | torchvision nms | ratio | same kept |');
+  console.log('| ---: | --- | ---: | ---: | ---: | ---: | --- |');
+  let allSame = true;
+  for (const c of cases) {
+    for (let w = 0; w < 3; w++) nmsSync(c.boxes, c.scores, iou);
+    const times: number[] = [];
+    let kept: Int32Array = new Int32Array(0);
+    for (let r = 0; r < reps; r++) {
+      const t0 = process.hrtime.bigint();
+      kept = nmsSync(c.boxes, c.scores, iou);
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    const ours = median(times);
+    const t = torch?.results.find((x) => x.name === c.name);
+    const same = t ? t.kept.length === kept.length && t.kept.every((v, i) => v === kept[i]) : undefined;
+    if (same === false) allSame = false;
+    console.log(`| ${c.n} | ${c.kind} | ${kept.length} | ${ours.toFixed(3)} | ${t ? t.median_ms.toFixed(2) : 'n/a'} | ` +
+      `${t ? (t.median_ms / ours).toFixed(1) + '×' : 'n/a'} | ${same === undefined ? 'n/a' : same ? 'yes' : 'NO'} |`);
+  }
+  if (!allSame) {
+    console.error('kept indices differ from torchvision');
+    process.exitCode = 1;
+  }
+}
+
+main();
