@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cells001 } from './fixtures/annotations/models.js';
-import { categoryNames, fromCoco, parseCocoJson, toCoco } from '../src/annotations/coco.js';
+import { categoryNames, formatCocoJson, fromCoco, parseCocoJson, toCoco } from '../src/annotations/coco.js';
 import type { ImageAnnotation } from '../src/annotations/model.js';
 
 const second: ImageAnnotation = {
@@ -26,7 +26,8 @@ test('category ids follow the given class list, then unseen-in-list classes sort
 });
 
 test('COCO round trip: model -> JSON text -> model is identical (VOC extras and scores kept)', () => {
-  const text = JSON.stringify(toCoco([cells001, second]));
+  const text = formatCocoJson(toCoco([cells001, second]));
+  assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(toCoco([cells001, second], { dateCreated: JSON.parse(text).info.date_created }))));
   const back = parseCocoJson(text, 'c.json');
   assert.deepEqual(back.issues, []);
   assert.deepEqual(back.annotations, [cells001, second]);

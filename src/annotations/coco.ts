@@ -94,6 +94,24 @@ export function toCoco(annotations: readonly ImageAnnotation[], options: CocoExp
   };
 }
 
+/**
+ * COCO JSON text with one image, annotation or category per line: diffable and far smaller than
+ * fully indented JSON, still plain JSON for pycocotools.
+ */
+export function formatCocoJson(dataset: CocoDataset): string {
+  const list = (items: unknown[]) => (items.length ? `[\n  ${items.map((i) => JSON.stringify(i)).join(',\n  ')}\n ]` : '[]');
+  return [
+    '{',
+    ` "info": ${JSON.stringify(dataset.info)},`,
+    ` "licenses": ${JSON.stringify(dataset.licenses)},`,
+    ` "images": ${list(dataset.images)},`,
+    ` "annotations": ${list(dataset.annotations)},`,
+    ` "categories": ${list(dataset.categories)}`,
+    '}',
+    '',
+  ].join('\n');
+}
+
 /** The object without its undefined keys, or undefined when none is left. */
 function defined<T extends object>(o: T): Partial<T> | undefined {
   const out = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

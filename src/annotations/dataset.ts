@@ -34,15 +34,21 @@ export async function listVocFiles(input: string): Promise<string[]> {
   return names.sort().map((n) => path.join(input, n));
 }
 
+/** Options of loadVocDataset: validation settings, or `validate: false` to take objects as read. */
+export interface LoadOptions extends ValidateOptions {
+  /** Run validateAnnotation on each file (default true). */
+  validate?: boolean;
+}
+
 /**
- * Read and validate every VOC XML file under `input` (a folder, or one file). Files are read a few
- * at a time; the result is in file-name order whatever the completion order.
+ * Read (and by default validate) every VOC XML file under `input` (a folder, or one file). Files are
+ * read a few at a time; the result is in file-name order whatever the completion order.
  */
-export async function loadVocDataset(input: string, options: ValidateOptions = {}): Promise<LoadedDataset> {
+export async function loadVocDataset(input: string, options: LoadOptions = {}): Promise<LoadedDataset> {
   const files = await listVocFiles(input);
   const results = await mapLimited(files, 16, async (file) => {
     const read = await readVocFile(file);
-    if (!read.annotation) return { file, annotation: undefined, issues: read.issues };
+    if (!read.annotation || options.validate === false) return { file, annotation: read.annotation, issues: read.issues };
     const checked = validateAnnotation(read.annotation, file, options);
     return { file, annotation: checked.annotation, issues: [...read.issues, ...checked.issues] };
   });

@@ -20,6 +20,8 @@ export interface DatasetStats {
   images: number;
   imagesWithoutBoxes: number;
   boxes: number;
+  /** Boxes with zero or negative width or height (counted in the first size bin). */
+  degenerateBoxes: number;
   /** Sorted by class name. */
   classes: ClassStats[];
   /** Labels of the histogram bins, e.g. "16-32". */
@@ -46,6 +48,7 @@ export function computeStats(annotations: readonly ImageAnnotation[]): DatasetSt
   const perClass = new Map<string, ClassStats & { sumW: number; sumH: number; imageSet: Set<number> }>();
   const total = new Array<number>(bins).fill(0);
   let boxes = 0;
+  let degenerateBoxes = 0;
   annotations.forEach((a, imageIndex) => {
     for (const o of a.objects) {
       let c = perClass.get(o.name);
@@ -56,6 +59,7 @@ export function computeStats(annotations: readonly ImageAnnotation[]): DatasetSt
       const w = o.x2 - o.x1;
       const h = o.y2 - o.y1;
       const bin = sizeBin(w, h);
+      if (w <= 0 || h <= 0) degenerateBoxes++;
       c.boxes++;
       c.sumW += w;
       c.sumH += h;
@@ -77,6 +81,7 @@ export function computeStats(annotations: readonly ImageAnnotation[]): DatasetSt
     images: annotations.length,
     imagesWithoutBoxes: annotations.filter((a) => a.objects.length === 0).length,
     boxes,
+    degenerateBoxes,
     classes,
     sizeBins: sizeBinLabels(),
     sizeHistogram: total,
@@ -100,7 +105,8 @@ export function formatStatsTable(stats: DatasetStats): string {
     return `${label.padStart(labelWidth)} px  ${String(n).padStart(countWidth)}  ${'#'.repeat(Math.round((40 * n) / max))}`.trimEnd();
   });
   return [
-    `${stats.images} images (${stats.imagesWithoutBoxes} without boxes), ${stats.boxes} boxes, ${stats.classes.length} classes`,
+    `${stats.images} images (${stats.imagesWithoutBoxes} without boxes), ${stats.boxes} boxes, ${stats.classes.length} classes` +
+      (stats.degenerateBoxes ? `, ${stats.degenerateBoxes} zero-area boxes` : ''),
     '',
     ...table,
     '',

@@ -4,6 +4,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { infoCommand } from './commands/info.js';
+import { annotationsCommand } from './commands/annotations.js';
 import { mergeCommand } from './commands/merge.js';
 import { labelsCommand } from './commands/labels.js';
 import { showCommand } from './commands/show.js';
@@ -11,6 +12,7 @@ import { showCommand } from './commands/show.js';
 // Add new commands here: one import above, one entry below.
 export const commands: CommandModule<any, any>[] = [
   infoCommand,
+  annotationsCommand,
   mergeCommand,
   labelsCommand,
   showCommand,

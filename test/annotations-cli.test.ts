@@ -1,0 +1,120 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { repoRoot, sharedData } from './helpers.js';
+import { annotationFixtures, cells001 } from './fixtures/annotations/models.js';
+import { parseKerasCsv } from '../src/annotations/csv.js';
+import { parseCocoJson } from '../src/annotations/coco.js';
+
+const bin = path.join(repoRoot, 'bin', 'hpa-detect.js');
+// Run from a scratch folder so that a relative OUT can never litter the repository.
+const scratch = mkdtempSync(path.join(tmpdir(), 'ann-cli-cwd-'));
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+const run = (args: string[]) => spawnSync(process.execPath, [bin, 'annotations', ...args], { encoding: 'utf8', cwd: scratch });
+const voc = path.join(annotationFixtures, 'voc');
+const mixed = path.join(annotationFixtures, 'mixed');
+
+function withTemp(fn: (dir: string) => void): void {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ann-cli-'));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('convert --to csv writes annot.txt and exits 0 on clean input', () => withTemp((dir) => {
+  const out = path.join(dir, 'annot.txt');
+  const r = run(['convert', voc, out, '--to', 'csv', '--image-prefix', 'imgs']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(readFileSync(out, 'utf8').split('\n')[0], 'imgs/cells_001.jpg,260,177,491,376,Nucleoli');
+}));
+
+test('convert a folder with bad files: the rest is converted, exit 1, each bad file named', () => withTemp((dir) => {
+  const out = path.join(dir, 'coco.json');
+  const r = run(['convert', mixed, out, '--to', 'coco']);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /broken\.xml: not well-formed XML \(line 4/);
+  assert.match(r.stderr, /badcoord\.xml: object 0 \(bndbox\.ymax\) not a number: 'abc'/);
+  assert.match(r.stderr, /2 file\(s\) had errors \(the rest was converted\): .*badcoord\.xml, .*broken\.xml/);
+  const back = parseCocoJson(readFileSync(out, 'utf8'), out);
+  assert.deepEqual(back.issues, []);
+  assert.deepEqual(back.annotations.map((a) => [a.filename, a.objects.length]), [['cells_003.jpg', 1], ['cells_001.jpg', 2], ['cells_002.jpg', 2]]);
+}));
+
+test('--reject-outside drops the outside box as an error; --classes rejects unknown classes', () => withTemp((dir) => {
+  const out = path.join(dir, 'a.csv');
+  const r = run(['convert', path.join(mixed, 'good_b.xml'), out, '--to', 'csv', '--reject-outside']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /good_b\.xml: object 0 \(bndbox\) 'Nucleoli' box \[-5, 177, 491, 376\] reaches outside/);
+  assert.equal(parseKerasCsv(readFileSync(out, 'utf8'), out).annotations[0]!.objects.length, 1);
+  const c = run(['convert', voc, out, '--to', 'csv', '--classes', 'Nucleoli']);
+  assert.equal(c.status, 1);
+  assert.match(c.stderr, /cells_001\.xml: object 1 \(name\) unknown class 'Not Nucleoli'/);
+}));
+
+test('convert --to voc writes the layout; --json summary on stdout', () => withTemp((dir) => {
+  const out = path.join(dir, 'voc');
+  const r = run(['convert', voc, out, '--to', 'voc', '--json', '--val', '0', '--test', '0']);
+  assert.equal(r.status, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.deepEqual([summary.images, summary.boxes, summary.errors], [1, 2, 0]);
+  assert.equal(readFileSync(path.join(out, 'Annotations', 'cells_001.xml'), 'utf8'), readFileSync(path.join(voc, 'cells_001.xml'), 'utf8'));
+  assert.equal(readFileSync(path.join(out, 'ImageSets', 'Main', 'train.txt'), 'utf8'), 'cells_001\n');
+}));
+
+test('COCO back to CSV through --from coco', () => withTemp((dir) => {
+  const coco = path.join(dir, 'c.json');
+  assert.equal(run(['convert', voc, coco, '--to', 'coco']).status, 0);
+  const csv = path.join(dir, 'a.csv');
+  const r = run(['convert', coco, csv, '--from', 'coco', '--to', 'csv']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(parseKerasCsv(readFileSync(csv, 'utf8'), csv).annotations[0]!.objects.map((o) => o.name), cells001.objects.map((o) => o.name));
+}));
+
+test('usage errors exit 2 and write nothing; a missing input exits 1 naming it', () => {
+  assert.equal(run(['convert', voc, 'x.csv', '--to', 'csv', '--clip', '--reject-outside']).status, 2);
+  assert.equal(run(['convert', voc, 'x.csv', '--to', 'yaml']).status, 2);
+  assert.equal(run(['convert', voc, 'x', '--to', 'voc', '--val', '1.5']).status, 2);
+  assert.equal(run(['convert', voc, 'x.csv']).status, 2);
+  assert.equal(run(['split', voc]).status, 2);
+  assert.equal(run(['split', voc, '--out', 'x', '--seed', '1.5']).status, 2);
+  assert.deepEqual(readdirSync(scratch), []);
+  const r = run(['stats', path.join(annotationFixtures, 'nope')]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /cannot read .*nope \(ENOENT\)/);
+});
+
+test('stats --json counts the fixture; split via CLI is deterministic per seed', () => withTemp((dir) => {
+  const s = run(['stats', voc, '--json']);
+  assert.equal(s.status, 0, s.stderr);
+  const stats = JSON.parse(s.stdout);
+  assert.deepEqual(stats.classes.map((c: { name: string; boxes: number }) => [c.name, c.boxes]), [['Not Nucleoli', 1], ['Nucleoli', 1]]);
+  const a = run(['split', mixed, '--out', path.join(dir, 'a'), '--seed', '3', '--val', '0.34', '--test', '0.34', '--json']);
+  run(['split', mixed, '--out', path.join(dir, 'b'), '--seed', '3', '--val', '0.34', '--test', '0.34']);
+  assert.equal(a.status, 1); // broken.xml cannot be read: reported, in no list
+  assert.match(a.stderr, /broken\.xml/);
+  assert.equal(readFileSync(path.join(dir, 'a', 'val.txt'), 'utf8'), readFileSync(path.join(dir, 'b', 'val.txt'), 'utf8'));
+  const lists = JSON.parse(a.stdout);
+  assert.deepEqual([...lists.train, ...lists.val, ...lists.test].sort(), ['badcoord', 'good_a', 'good_b']);
+  assert.ok(existsSync(path.join(dir, 'a', 'trainval.txt')));
+}));
+
+test('BCCD via CLI: stats exact counts; convert names the two zero-area boxes and keeps 3941', (t) => withTemp((dir) => {
+  const ann = sharedData(t, 'bccd', 'Annotations');
+  if (!ann) return;
+  const expected = JSON.parse(readFileSync(path.join(annotationFixtures, 'bccd-counts.json'), 'utf8'));
+  const s = run(['stats', ann, '--json']);
+  assert.equal(s.status, 0, s.stderr);
+  const stats = JSON.parse(s.stdout);
+  assert.deepEqual(Object.fromEntries(stats.classes.map((c: { name: string; boxes: number }) => [c.name, c.boxes])), expected.classes);
+  assert.equal(stats.degenerateBoxes, expected.degenerate.length);
+  const out = path.join(dir, 'annot.txt');
+  const r = run(['convert', ann, out, '--to', 'csv']);
+  assert.equal(r.status, 1);
+  for (const d of expected.degenerate) assert.match(r.stderr, new RegExp(`${d.file}: object ${d.objectIndex} \\(bndbox\\).*zero or negative area`));
+  assert.equal(readFileSync(out, 'utf8').trim().split('\n').length, expected.objects - expected.degenerate.length);
+}));
