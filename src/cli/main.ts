@@ -30,6 +30,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await parser.parseAsync();
   } catch (err) {
+    // yargs still runs a handler after a failed validation; the usage error is the real cause.
+    if (usageFailure !== undefined) return reportUsage(parser, usageFailure);
     if (err instanceof CliError) {
       process.stderr.write(`hpa-detect: ${err.message}\n`);
       return err.exitCode;
@@ -39,10 +41,12 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.HPA_DETECT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return EXIT_FAILURE;
   }
-  if (usageFailure !== undefined) {
-    parser.showHelp('error');
-    process.stderr.write(`\nhpa-detect: ${usageFailure}\n`);
-    return EXIT_USAGE;
-  }
+  if (usageFailure !== undefined) return reportUsage(parser, usageFailure);
   return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
+}
+
+function reportUsage(parser: { showHelp(level: string): unknown }, message: string): number {
+  parser.showHelp('error');
+  process.stderr.write(`\nhpa-detect: ${message}\n`);
+  return EXIT_USAGE;
 }
