@@ -6,7 +6,7 @@ export { Rng } from './util/rng.js';
 export { writeFileAtomic } from './util/atomic.js';
 export { Progress } from './util/progress.js';
 export * from './hpa/merge-api.js';
-export { formatVocXml } from './annotations/voc-write.js';
+export * from './annotations/index.js';
 export * from './hpa/labels.js';
 export * from './hpa/train-csv.js';
 export * from './hpa/label-stats.js';
