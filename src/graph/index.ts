@@ -11,3 +11,8 @@ export { serializeModel, toModelObject, OPSET, IR_VERSION, type SerializeOptions
 export { loadModel, readInitializers, decodeTensor, type LoadOptions } from './load.js';
 export { runGraph, runSession, createSession, toOrtTensor, fromOrtTensor } from './ort.js';
 export * from './blocks.js';
+export { buildGradient, gradName, type GradientOptions, type Gradients } from './autodiff.js';
+export { GRAD_RULES } from './grad/index.js';
+export { GradContext, type GradRule } from './grad/context.js';
+export { gradCheck, type GradCheckOptions, type GradCheckResult, type GradCheckEntry } from './gradcheck.js';
+export * from './losses.js';

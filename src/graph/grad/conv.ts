@@ -1,0 +1,128 @@
+/**
+ * Gradient rules of 2-D Conv and ConvTranspose (stride, padding, dilation, groups incl. depthwise).
+ *
+ * Conv: the input gradient is a ConvTranspose of dY with the same weight; the weight gradient is
+ * an explicit im2col (the kh·kw strided slices of the padded input, stacked) multiplied with dY
+ * (one Gemm when batch = groups = 1, else a batched MatMul per group summed over the batch).
+ * The design note measured this faster in onnxruntime than a Conv over transposed tensors.
+ * ConvTranspose: the input gradient is a Conv of dY; the weight gradient is im2col of dY times X.
+ */
+import { attrInt, attrInts, attrString } from '../attributes.js';
+import type { Value } from '../values.js';
+import type { GradContext, GradRule } from './context.js';
+
+interface Geometry {
+  kernel: [number, number];
+  strides: [number, number];
+  dilations: [number, number];
+  pads: [number, number, number, number];
+  group: number;
+}
+
+function geometry(c: GradContext, w: Value): Geometry {
+  const autoPad = attrString(c.node.attrs, 'auto_pad', 'NOTSET');
+  if (autoPad !== 'NOTSET' && autoPad !== 'VALID') c.fail(`auto_pad ${autoPad} is not supported; give explicit pads`);
+  const wd = c.staticDims(w, 'the Conv gradient');
+  if (wd.length !== 4) c.fail(`only 2-D convolutions are supported, weight ${w.name} has rank ${wd.length}`);
+  const kernel = (attrInts(c.node.attrs, 'kernel_shape') ?? wd.slice(2)) as [number, number];
+  const strides = (attrInts(c.node.attrs, 'strides') ?? [1, 1]) as [number, number];
+  const dilations = (attrInts(c.node.attrs, 'dilations') ?? [1, 1]) as [number, number];
+  const pads = (autoPad === 'VALID' ? [0, 0, 0, 0] : (attrInts(c.node.attrs, 'pads') ?? [0, 0, 0, 0])) as Geometry['pads'];
+  return { kernel, strides, dilations, pads, group: attrInt(c.node.attrs, 'group', 1) };
+}
+
+/**
+ * im2col of v [N, C, H, W]: for each kernel tap (i, j) the slice of the zero-padded v starting at
+ * (i·d, j·d) with step s and `out` positions, stacked to [N, C, kh·kw, oh·ow].
+ */
+function im2col(c: GradContext, v: Value, geo: Geometry, out: [number, number]): Value {
+  const [pt, pl, pb, pr] = geo.pads;
+  const padded = pt || pl || pb || pr ? c.op('Pad', [v, c.ints([0, 0, pt, pl, 0, 0, pb, pr])]) : v;
+  const [kh, kw] = geo.kernel;
+  const [sh, sw] = geo.strides;
+  const [dh, dw] = geo.dilations;
+  const [oh, ow] = out;
+  const taps: Value[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const starts = [i * dh, j * dw];
+      const ends = [i * dh + (oh - 1) * sh + 1, j * dw + (ow - 1) * sw + 1];
+      const isWhole = kh === 1 && kw === 1 && sh === 1 && sw === 1 && !(pt || pl || pb || pr) && padded.shape?.[2] === oh && padded.shape?.[3] === ow;
+      const s = isWhole ? padded : c.op('Slice', [padded, c.ints(starts), c.ints(ends), c.ints([2, 3]), c.ints([sh, sw])]);
+      taps.push(c.op('Unsqueeze', [s, c.ints([2])]));
+    }
+  }
+  const stacked = taps.length === 1 ? taps[0]! : c.op('Concat', taps, { axis: 2 });
+  return c.op('Reshape', [stacked, c.ints([0, 0, kh * kw, oh * ow])]);
+}
+
+/**
+ * Σ_n a[n]·colᵀ[n] per group: a [N, g·A, P] and col [N, g·B, K, P] give [g·A, B, K] (as a weight
+ * layout [g·A, B, kh, kw] after the caller's reshape).
+ */
+function groupedProduct(c: GradContext, a: Value, col: Value, n: number | null, g: number, aPerGroup: number, bPerGroup: number, k: number, p: number): Value {
+  if (n === 1 && g === 1) {
+    const a2 = c.op('Reshape', [a, c.ints([aPerGroup, p])]);
+    const col2 = c.op('Reshape', [col, c.ints([bPerGroup * k, p])]);
+    return c.op('Gemm', [a2, col2], { transB: 1 });
+  }
+  const a4 = c.op('Reshape', [a, c.ints([0, g, aPerGroup, p])]);
+  const col4 = c.op('Reshape', [col, c.ints([0, g, bPerGroup * k, p])]);
+  const prod = c.op('MatMul', [a4, c.op('Transpose', [col4], { perm: [0, 1, 3, 2] })]);
+  return c.op('ReduceSum', [prod, c.ints([0])], { keepdims: 0 });
+}
+
+/** Conv: dX by ConvTranspose, dW by im2col + Gemm/MatMul, dB by summing dY over N, H, W. */
+function conv(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[] {
+  const dy = c.dy0(dys);
+  const x = c.x(0);
+  const w = c.x(1);
+  const geo = geometry(c, w);
+  const xd = x.shape ?? c.fail(`rank of ${x.name} is unknown`);
+  const [cin, h, wdt] = [xd[1], xd[2], xd[3]].map((d) => (typeof d === 'number' ? d : c.fail(`channels and spatial size of ${x.name} must be static, got [${xd}]`))) as [number, number, number];
+  const yd = c.staticDims(c.y(0), 'the Conv gradient').length === 4 ? (c.y(0).shape as number[]) : c.fail('bad output');
+  const [o, cg, kh, kw] = c.staticDims(w, 'the Conv gradient') as [number, number, number, number];
+  const [oh, ow] = [yd[2]!, yd[3]!];
+  const { strides: s, dilations: d, pads: p, group: g } = geo;
+  let dx: Value | undefined;
+  if (c.needs(0)) {
+    const outPad = [
+      h - ((oh - 1) * s[0] - p[0] - p[2] + d[0] * (kh - 1) + 1),
+      wdt - ((ow - 1) * s[1] - p[1] - p[3] + d[1] * (kw - 1) + 1),
+    ];
+    dx = c.op('ConvTranspose', [dy, w], { strides: s, pads: p, dilations: d, group: g, output_padding: outPad, kernel_shape: [kh, kw] });
+  }
+  let dw: Value | undefined;
+  if (c.needs(1)) {
+    const col = im2col(c, x, geo, [oh, ow]);
+    const n = typeof xd[0] === 'number' ? xd[0] : null;
+    const prod = groupedProduct(c, dy, col, n, g, o / g, cin / g, kh * kw, oh * ow);
+    dw = c.op('Reshape', [prod, c.ints([o, cg, kh, kw])]);
+  }
+  const db = c.hasInput(2) && c.needs(2) ? c.op('ReduceSum', [dy, c.ints([0, 2, 3])], { keepdims: 0 }) : undefined;
+  return [dx, dw, db];
+}
+
+/** ConvTranspose: dX by Conv of dY, dW by im2col of dY times X, dB by summing dY. */
+function convTranspose(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[] {
+  if (attrInts(c.node.attrs, 'output_shape')) c.fail('output_shape is not supported for the gradient; use pads/output_padding');
+  const dy = c.dy0(dys);
+  const x = c.x(0);
+  const w = c.x(1);
+  const geo = geometry(c, w);
+  const xd = c.staticDims(x, 'the ConvTranspose gradient');
+  const [cin, coutG, kh, kw] = c.staticDims(w, 'the ConvTranspose gradient') as [number, number, number, number];
+  const { strides: s, dilations: d, pads: p, group: g } = geo;
+  const dx = c.needs(0) ? c.op('Conv', [dy, w], { strides: s, pads: p, dilations: d, group: g, kernel_shape: [kh, kw] }) : undefined;
+  let dw: Value | undefined;
+  if (c.needs(1)) {
+    const col = im2col(c, dy, geo, [xd[2]!, xd[3]!]);
+    const prod = groupedProduct(c, x, col, xd[0]!, g, cin / g, coutG, kh * kw, xd[2]! * xd[3]!);
+    dw = c.op('Reshape', [prod, c.ints([cin, coutG, kh, kw])]);
+  }
+  const db = c.hasInput(2) && c.needs(2) ? c.op('ReduceSum', [dy, c.ints([0, 2, 3])], { keepdims: 0 }) : undefined;
+  return [dx, dw, db];
+}
+
+/** Convolution rules by op type. */
+export const CONV_RULES: Record<string, GradRule> = { Conv: conv, ConvTranspose: convTranspose };

@@ -1,0 +1,111 @@
+/**
+ * Gradient rules of data-movement ops: reshapes, transposes, concatenation, splits, slices,
+ * broadcasts and gathers. Their shape/axes inputs get no gradient.
+ */
+import { attrInt, attrInts } from '../attributes.js';
+import { sliceRange } from '../shape-inference.js';
+import { type Value, filled, toNumbers } from '../values.js';
+import type { GradContext, GradRule } from './context.js';
+
+/** Reshape-like ops (Reshape, Flatten, Squeeze, Unsqueeze): reshape dY back to the input's shape. */
+function reshapeBack(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[] {
+  return [c.op('Reshape', [c.dy0(dys), c.shapeOf(c.x(0))])];
+}
+
+/** Transpose by the inverse permutation. */
+function transpose(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[] {
+  const r = c.rank(c.x(0));
+  const perm = attrInts(c.node.attrs, 'perm') ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+  const inv = new Array<number>(r);
+  perm.forEach((p, i) => (inv[p] = i));
+  return [c.op('Transpose', [c.dy0(dys)], { perm: inv })];
+}
+
+function normAxis(c: GradContext, axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) c.fail(`axis ${axis} out of range for rank ${rank}`);
+  return a;
+}
+
+/** Concat: split dY along the axis into the inputs' sizes (which must be static). */
+function concat(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[] {
+  const n = c.node.inputs.length;
+  const axis = normAxis(c, attrInt(c.node.attrs, 'axis', 0), c.rank(c.x(0)));
+  const sizes = c.node.inputs.map((_, i) => {
+    const d = c.x(i).shape?.[axis];
+    return typeof d === 'number' ? d : c.fail(`size of input ${c.x(i).name} along axis ${axis} must be static`);
+  });
+  if (n === 1) return [c.dy0(dys)];
+  const parts = c.ops('Split', [c.dy0(dys), c.ints(sizes)], { axis }, n);
+  return parts.map((p, i) => (c.needs(i) ? p : undefined));
+}
+
+/** Split: concatenate the outputs' gradients, zeros where an output has none. */
+function split(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[] {
+  const axis = normAxis(c, attrInt(c.node.attrs, 'axis', 0), c.rank(c.x(0)));
+  const parts = c.node.outputs.map((_, i) => dys[i] ?? c.zerosLike(c.y(i)));
+  return [parts.length === 1 ? parts[0]! : c.op('Concat', parts, { axis })];
+}
+
+/** Slice with step 1: pad dY with zeros back to the input's (static) extent. */
+function slice(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[] {
+  const x = c.x(0);
+  const dims = c.staticDims(x, 'the Slice gradient');
+  const constInts = (i: number): number[] | undefined => {
+    if (!c.hasInput(i)) return undefined;
+    const t = c.g.constantValue(c.x(i));
+    return t ? toNumbers(t) : c.fail(`input ${i} (${c.x(i).name}) must be constant`);
+  };
+  const starts = constInts(1)!;
+  const ends = constInts(2)!;
+  const axes = constInts(3) ?? starts.map((_, i) => i);
+  const steps = constInts(4) ?? starts.map(() => 1);
+  const r = dims.length;
+  const pads = new Array<number>(2 * r).fill(0);
+  axes.forEach((a0, i) => {
+    const a = normAxis(c, a0, r);
+    if (steps[i] !== 1) c.fail(`only step 1 is supported for the gradient, got steps [${steps}]`);
+    const { start, count } = sliceRange(dims[a]!, starts[i]!, ends[i]!, 1);
+    pads[a] = start;
+    pads[a + r] = dims[a]! - start - count;
+  });
+  return [c.op('Pad', [c.dy0(dys), c.ints(pads)])];
+}
+
+/** Expand: sum dY over the broadcast axes. */
+function expand(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[] {
+  return [c.reduceTo(c.dy0(dys), c.x(0))];
+}
+
+/**
+ * Gather along axis 0: scatter-add dY into zeros of the data's shape (ScatterND, reduction add),
+ * so repeated indices accumulate. Negative indices are wrapped with the static first dim.
+ */
+function gather(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[] {
+  const axis = attrInt(c.node.attrs, 'axis', 0);
+  const data = c.x(0);
+  if (normAxis(c, axis, c.rank(data)) !== 0) c.fail(`only axis 0 is supported for the gradient, got axis ${axis}`);
+  const dim0 = data.shape?.[0];
+  let idx = c.x(1);
+  if (idx.dtype !== 'int64') idx = c.op('Cast', [idx], { to: 7 });
+  if (typeof dim0 === 'number') {
+    const neg = c.op('Less', [idx, c.g.constant(filled('int64', [], 0), 'grad_zero_i64')]);
+    idx = c.op('Where', [neg, c.op('Add', [idx, c.g.constant(filled('int64', [], dim0), 'grad_dim0')]), idx]);
+  }
+  const idxNd = c.op('Unsqueeze', [idx, c.ints([-1])]);
+  return [c.op('ScatterND', [c.zerosLike(data), idxNd, c.dy0(dys)], { reduction: 'add' })];
+}
+
+/** Data-movement rules by op type. */
+export const SHAPE_RULES: Record<string, GradRule> = {
+  Reshape: reshapeBack,
+  Flatten: reshapeBack,
+  Squeeze: reshapeBack,
+  Unsqueeze: reshapeBack,
+  Transpose: transpose,
+  Concat: concat,
+  Split: split,
+  Slice: slice,
+  Expand: expand,
+  Gather: gather,
+};
