@@ -1,10 +1,9 @@
-// Native argument validation of the merge and PNG-filter entry points: every bad argument throws a
+// Native argument validation of the merge entry points: every bad argument throws a
 // TypeError/RangeError that names it, and the process carries on (a valid call still works).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { native } from '../src/native.js';
 import { mergeChannels, mergeChannelsSync, type ChannelImages } from '../src/hpa/merge.js';
-import { encodePng } from '../src/hpa/merge-png.js';
 import { ChannelSetError } from '../src/hpa/merge-errors.js';
 
 const W = 4;
@@ -13,7 +12,6 @@ const N = W * H;
 type Args = unknown[];
 const mergeSync = native.mergeChannelsSync as (...a: Args) => unknown;
 const mergeAsync = native.mergeChannels as (...a: Args) => Promise<unknown>;
-const filterSync = native.pngFilterSync as (...a: Args) => unknown;
 
 function validArgs(): Args {
   const planes = [0, 1, 2, 3].map(() => new Uint8Array(N).fill(100));
@@ -92,16 +90,6 @@ test('an output overlapping an input is refused', () => {
   assert.throws(() => mergeSync(...a), /rgbOut must not overlap planes\[0\]/);
 });
 
-test('pngFilterSync validates its arguments', () => {
-  const px = new Uint8Array(N * 3);
-  const out = new Uint8Array((W * 3 + 1) * H);
-  assert.throws(() => filterSync(px, W, H, 3, 5, out), RangeError);
-  assert.throws(() => filterSync(px, W, H, 3, 4, new Uint8Array(5)), /out must hold/);
-  assert.throws(() => filterSync('x', W, H, 3, 4, out), /pixels must be a Uint8Array/);
-  assert.throws(() => filterSync(px, W, H, 0, 4, out), /channels/);
-  filterSync(px, W, H, 3, 4, out);
-});
-
 test('the typed wrapper: size mismatch names the files; bad options are RangeErrors', async () => {
   const img = (w: number, file: string) => ({ data: Buffer.alloc(w * H), width: w, height: H, channels: 1, depth: 8 as const, file });
   const images: ChannelImages = { red: img(W, 'a_red.png'), green: img(W, 'a_green.png'), blue: img(W + 1, 'a_blue.png'), yellow: img(W, 'a_yellow.png') };
@@ -114,7 +102,6 @@ test('the typed wrapper: size mismatch names the files; bad options are RangeErr
   await assert.rejects(mergeChannels(images, { weights: [[1, 0, 0, Number.NaN], [0, 1, 0, 0], [0, 0, 1, 0]] }), /weights\[0\]\[3\]/);
   await assert.rejects(mergeChannels(images, { mode: 'max' as 'sum' }), /mode must be/);
   await assert.rejects(mergeChannels(images, { tensor: { mean: [0, 0, 0], std: [1, 0, 1] } }), /tensor\.std\[1\]/);
-  await assert.rejects(encodePng(new Uint8Array(3), 1, 1, 3, { compressionLevel: 10 }), /compressionLevel/);
   const ok = await mergeChannels(images, { mode: 'average' });
   assert.equal(ok.rgb.length, 3 * N);
 });

@@ -9,8 +9,6 @@ export { mergeChannels, mergeChannelsSync, IMAGENET_NORMALIZATION } from './merg
 export type { MergeMode, MergeOptions, MergedImage, ChannelImages, Normalization } from './merge.js';
 export { mergeSet, mergeSetToPng, fitLongerSide } from './merge-set.js';
 export type { MergeSetOptions, MergeSetToPngOptions, MergeSetResult } from './merge-set.js';
-export { encodePng, PNG_FILTERS } from './merge-png.js';
-export type { PngFilter, PngWriteOptions } from './merge-png.js';
 export { mergeFolder, isValidOutput, defaultMergeConcurrency, MERGE_SUMMARY_NAME } from './merge-folder.js';
 export type { MergeFolderOptions, MergeFolderSummary, MergeFailure } from './merge-folder.js';
 export { ChannelSetError } from './merge-errors.js';
