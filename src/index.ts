@@ -15,4 +15,5 @@ export * from './render/colors.js';
 export * from './render/bar-chart.js';
 export * from './render/overlay.js';
 export { roiAlign, roiAlignSync, roiAlignBackward, roiAlignBackwardSync, type FeatureShape, type OutputSize, type RoiAlignOptions } from './detection/roi-align.js';
+export { multiScaleRoiAlign, multiScaleRoiAlignSync, multiScaleRoiAlignBackward, multiScaleRoiAlignBackwardSync, inferScales, roiLevels, type FeatureLevel, type MultiScaleRoiAlignOptions, type MultiScaleRoiAlignResult, type MultiScaleRoiAlignBackwardOptions } from './detection/multiscale-roi-align.js';
 export * as graph from './graph/index.js';

@@ -1,0 +1,164 @@
+/**
+ * RoIAlign benchmark: ours vs torchvision on the same inputs, in one run.
+ *
+ *   npm run bench:roi-align            (REPS=n to change repetitions, default 7)
+ *
+ * Inputs (issue 3): 256×128×128 features (one image), RoIs x, y ~ U(0, 400), w, h ~ U(8, 108)
+ * at image scale, spatial scale 0.25, 7×7, sampling ratio 2, 512 and 1000 RoIs; forward and
+ * forward + backward. Multi-scale: 4 FPN levels (256 channels, 128², 64², 32², 16² for a 512²
+ * image), 1000 RoIs over 2 images, torchvision's MultiScaleRoIAlign level mapping.
+ * torchvision runs through scripts/bench_roi_align.py on /usr/bin/python3 with 2 threads; it is
+ * skipped (ours only) when torchvision is missing. Prints medians, ratios and max |ours - torch|.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { roiAlignBackwardSync, roiAlignSync, type FeatureShape } from '../src/detection/roi-align.js';
+import {
+  multiScaleRoiAlignBackwardSync,
+  multiScaleRoiAlignSync,
+  type FeatureLevel,
+} from '../src/detection/multiscale-roi-align.js';
+import { packageRoot } from '../src/native.js';
+import { Rng } from '../src/util/rng.js';
+
+const reps = Number(process.env.REPS ?? 7);
+const python = '/usr/bin/python3';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+function timeMs(fn: () => void): number {
+  fn();
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return median(ts);
+}
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+function readF32(file: string): Float32Array {
+  const b = readFileSync(file);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+const write = (dir: string, name: string, a: Float32Array) => writeFileSync(path.join(dir, name), a);
+
+const rng = new Rng(3);
+const randn = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+function makeRois(k: number, images: number): Float32Array {
+  const r = new Float32Array(k * 5);
+  for (let i = 0; i < k; i++) {
+    const x = rng.uniform(0, 400);
+    const y = rng.uniform(0, 400);
+    r.set([i % images, x, y, x + rng.uniform(8, 108), y + rng.uniform(8, 108)], i * 5);
+  }
+  return r;
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-bench-roi-'));
+try {
+  const shape: FeatureShape = [1, 256, 128, 128];
+  const feats = randn(256 * 128 * 128);
+  write(dir, 'features.bin', feats);
+  const single = [512, 1000].map((k) => {
+    const rois = makeRois(k, 1);
+    const grad = randn(k * 256 * 49);
+    const name = `roi${k}`;
+    write(dir, `${name}.rois.bin`, rois);
+    write(dir, `${name}.grad.bin`, grad);
+    return { name, k, rois, grad };
+  });
+  const levelShapes: FeatureShape[] = [128, 64, 32, 16].map((s) => [2, 256, s, s] as FeatureShape);
+  const levels: FeatureLevel[] = levelShapes.map((s) => ({ data: randn(s[0] * s[1] * s[2] * s[3]), shape: s }));
+  levels.forEach((l, i) => write(dir, `ms.level${i}.bin`, l.data));
+  // Multi-scale boxes: spread over all levels (sqrt(area) from 16 to 512 at a 512² image).
+  const msK = 1000;
+  const msRois = new Float32Array(msK * 5);
+  for (let i = 0; i < msK; i++) {
+    const side = Math.exp(rng.uniform(Math.log(16), Math.log(512)));
+    const x = rng.uniform(0, 512 - side / 2);
+    const y = rng.uniform(0, 512 - side / 2);
+    msRois.set([i % 2, x, y, x + side * rng.uniform(0.7, 1.3), y + side * rng.uniform(0.7, 1.3)], i * 5);
+  }
+  const msGrad = randn(msK * 256 * 49);
+  write(dir, 'ms.rois.bin', msRois);
+  write(dir, 'ms.grad.bin', msGrad);
+  const imageSizes: [number, number][] = [[512, 512], [512, 512]];
+  writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({
+      single: single.map((s) => ({
+        name: s.name, features: 'features.bin', featureShape: shape, rois: `${s.name}.rois.bin`,
+        gradOutput: `${s.name}.grad.bin`, outputSize: [7, 7], scale: 0.25, samplingRatio: 2, aligned: false, reps,
+      })),
+      multi: [{
+        name: 'ms', features: levels.map((_, i) => `ms.level${i}.bin`), levelShapes, rois: 'ms.rois.bin',
+        gradOutput: 'ms.grad.bin', outputSize: [7, 7], samplingRatio: 2, imageShapes: imageSizes, reps,
+      }],
+    }),
+  );
+
+  const rowsOurs: Record<string, { fwd: number; fwdBwd: number; fwdDiff?: number; gradDiff?: number }> = {};
+  for (const s of single) {
+    const fwd = timeMs(() => roiAlignSync(feats, shape, s.rois, 7, 0.25, 2, false));
+    const fwdBwd = timeMs(() => {
+      roiAlignSync(feats, shape, s.rois, 7, 0.25, 2, false);
+      roiAlignBackwardSync(s.grad, s.rois, shape, 7, 0.25, 2, false);
+    });
+    rowsOurs[s.name] = { fwd, fwdBwd };
+  }
+  {
+    const fwd = timeMs(() => multiScaleRoiAlignSync(levels, msRois, imageSizes, { outputSize: 7, samplingRatio: 2 }));
+    const fwdBwd = timeMs(() => {
+      const r = multiScaleRoiAlignSync(levels, msRois, imageSizes, { outputSize: 7, samplingRatio: 2 });
+      multiScaleRoiAlignBackwardSync(msGrad, msRois, levelShapes, r.levels, r.scales, { outputSize: 7, samplingRatio: 2 });
+    });
+    rowsOurs.ms = { fwd, fwdBwd };
+  }
+
+  let torch: { torch: string; threads: number; single: { name: string; fwd_ms: number; fwd_bwd_ms: number }[]; multi: { name: string; fwd_ms: number; fwd_bwd_ms: number }[] } | undefined;
+  const probe = spawnSync(python, ['-c', 'import torchvision'], { stdio: 'ignore' });
+  if (probe.status === 0) {
+    const r = spawnSync(python, [path.join(packageRoot, 'scripts', 'bench_roi_align.py'), dir], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (r.status !== 0) throw new Error(`bench_roi_align.py failed: ${r.stderr}`);
+    torch = JSON.parse(r.stdout);
+    for (const s of single) {
+      rowsOurs[s.name].fwdDiff = maxAbsDiff(roiAlignSync(feats, shape, s.rois, 7, 0.25, 2, false), readF32(path.join(dir, `${s.name}.torch_fwd.bin`)));
+      rowsOurs[s.name].gradDiff = maxAbsDiff(roiAlignBackwardSync(s.grad, s.rois, shape, 7, 0.25, 2, false), readF32(path.join(dir, `${s.name}.torch_grad.bin`)));
+    }
+    const r2 = multiScaleRoiAlignSync(levels, msRois, imageSizes, { outputSize: 7, samplingRatio: 2 });
+    rowsOurs.ms.fwdDiff = maxAbsDiff(r2.output, readF32(path.join(dir, 'ms.torch_fwd.bin')));
+    const g2 = multiScaleRoiAlignBackwardSync(msGrad, msRois, levelShapes, r2.levels, r2.scales, { outputSize: 7, samplingRatio: 2 });
+    rowsOurs.ms.gradDiff = Math.max(...g2.map((g, i) => maxAbsDiff(g, readF32(path.join(dir, `ms.torch_grad${i}.bin`)))));
+  } else {
+    console.log(`(${python} has no torchvision: ours only)`);
+  }
+
+  console.log(`RoIAlign benchmark, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), median of ${reps}` +
+    (torch ? `; torch ${torch.torch} with ${torch.threads} threads` : ''));
+  console.log('| case | ours fwd ms | torchvision fwd ms | ratio | ours fwd+bwd ms | torchvision fwd+bwd ms | ratio | max abs diff fwd / grad |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  const label: Record<string, string> = {
+    roi512: '512 RoIs, 256×128×128, 7×7, sr 2, scale 1/4',
+    roi1000: '1000 RoIs, 256×128×128, 7×7, sr 2, scale 1/4',
+    ms: 'multi-scale, 4 levels (2×256×128² … 16²), 1000 RoIs, 7×7, sr 2',
+  };
+  for (const [name, o] of Object.entries(rowsOurs)) {
+    const t = torch ? [...torch.single, ...torch.multi].find((x) => x.name === name) : undefined;
+    const f = (x: number) => x.toFixed(1);
+    console.log(`| ${label[name]} | ${f(o.fwd)} | ${t ? f(t.fwd_ms) : '-'} | ${t ? (t.fwd_ms / o.fwd).toFixed(1) + '×' : '-'} | ` +
+      `${f(o.fwdBwd)} | ${t ? f(t.fwd_bwd_ms) : '-'} | ${t ? (t.fwd_bwd_ms / o.fwdBwd).toFixed(1) + '×' : '-'} | ` +
+      `${o.fwdDiff === undefined ? '-' : `${o.fwdDiff.toExponential(1)} / ${o.gradDiff!.toExponential(1)}`} |`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/python3
+"""torchvision side of scripts/bench-roi-align.ts: reads the inputs the TS bench wrote, times
+torchvision's roi_align (forward, forward+backward) and MultiScaleRoIAlign with torch limited to
+2 threads, writes its results next to the inputs for the equality check, prints JSON timings.
+
+usage: /usr/bin/python3 scripts/bench_roi_align.py DIR   (DIR holds config.json and *.bin)
+"""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torchvision.ops import roi_align, MultiScaleRoIAlign
+
+torch.set_num_threads(2)
+
+
+def load(d, name, shape):
+    return torch.from_numpy(np.fromfile(os.path.join(d, name), dtype='<f4').reshape(shape))
+
+
+def median_ms(fn, reps):
+    fn()  # warm-up
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t0) * 1e3)
+    return float(np.median(ts))
+
+
+def main():
+    d = sys.argv[1]
+    cfg = json.load(open(os.path.join(d, 'config.json')))
+    res = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'single': [], 'multi': []}
+    for case in cfg['single']:
+        feats = load(d, case['features'], case['featureShape'])
+        rois = load(d, case['rois'], [-1, 5])
+        k = rois.shape[0]
+        c = case['featureShape'][1]
+        oh, ow = case['outputSize']
+        grad = load(d, case['gradOutput'], [k, c, oh, ow])
+        args = dict(output_size=(oh, ow), spatial_scale=case['scale'], sampling_ratio=case['samplingRatio'],
+                    aligned=case['aligned'])
+        out = roi_align(feats, rois, **args)
+        out.numpy().astype('<f4').tofile(os.path.join(d, case['name'] + '.torch_fwd.bin'))
+        x = feats.clone().requires_grad_(True)
+
+        def fwd():
+            with torch.no_grad():
+                roi_align(feats, rois, **args)
+
+        def fwd_bwd():
+            x.grad = None
+            roi_align(x, rois, **args).backward(grad)
+
+        fwd_bwd()
+        x.grad.numpy().astype('<f4').tofile(os.path.join(d, case['name'] + '.torch_grad.bin'))
+        res['single'].append(dict(name=case['name'], fwd_ms=median_ms(fwd, case['reps']),
+                                  fwd_bwd_ms=median_ms(fwd_bwd, case['reps'])))
+    for case in cfg['multi']:
+        feats = [load(d, f, s) for f, s in zip(case['features'], case['levelShapes'])]
+        rois = load(d, case['rois'], [-1, 5])
+        n = case['levelShapes'][0][0]
+        boxes = [rois[rois[:, 0] == i, 1:] for i in range(n)]
+        order = torch.cat([torch.nonzero(rois[:, 0] == i)[:, 0] for i in range(n)])
+        image_shapes = [tuple(s) for s in case['imageShapes']]
+        pooler = MultiScaleRoIAlign([str(i) for i in range(len(feats))], output_size=tuple(case['outputSize']),
+                                    sampling_ratio=case['samplingRatio'])
+        xs = [f.clone().requires_grad_(True) for f in feats]
+        k = rois.shape[0]
+        c = feats[0].shape[1]
+        grad = load(d, case['gradOutput'], [k, c] + case['outputSize'])[order]
+
+        def fwd():
+            with torch.no_grad():
+                return pooler({str(i): f for i, f in enumerate(feats)}, boxes, image_shapes)
+
+        def fwd_bwd():
+            for x in xs:
+                x.grad = None
+            pooler({str(i): x for i, x in enumerate(xs)}, boxes, image_shapes).backward(grad)
+
+        out = torch.empty(k, c, *case['outputSize'])
+        out[order] = fwd()
+        out.numpy().astype('<f4').tofile(os.path.join(d, case['name'] + '.torch_fwd.bin'))
+        fwd_bwd()
+        for i, x in enumerate(xs):
+            x.grad.numpy().astype('<f4').tofile(os.path.join(d, f"{case['name']}.torch_grad{i}.bin"))
+        res['multi'].append(dict(name=case['name'], fwd_ms=median_ms(fwd, case['reps']),
+                                 fwd_bwd_ms=median_ms(fwd_bwd, case['reps'])))
+    print(json.dumps(res))
+
+
+if __name__ == '__main__':
+    main()
