@@ -27,7 +27,7 @@ for name in files:
         box = obj.find('bndbox')
         x1, y1, x2, y2 = (float(box.find(k).text) for k in ('xmin', 'ymin', 'xmax', 'ymax'))
         if x2 <= x1 or y2 <= y1:
-            degenerate.append({'file': name, 'objectIndex': index})
+            degenerate.append({'file': name, 'objectIndex': index, 'name': cls})
 
 result = {
     'files': len(files),

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { repoRoot, sharedData } from './helpers.js';
+import { hasPythonModules, need, repoRoot, sharedData, systemPython } from './helpers.js';
 import { annotationFixtures, cells001 } from './fixtures/annotations/models.js';
 import { parseKerasCsv } from '../src/annotations/csv.js';
 import { parseCocoJson } from '../src/annotations/coco.js';
@@ -117,4 +117,23 @@ test('BCCD via CLI: stats exact counts; convert names the two zero-area boxes an
   assert.equal(r.status, 1);
   for (const d of expected.degenerate) assert.match(r.stderr, new RegExp(`${d.file}: object ${d.objectIndex} \\(bndbox\\).*zero or negative area`));
   assert.equal(readFileSync(out, 'utf8').trim().split('\n').length, expected.objects - expected.degenerate.length);
+}));
+
+test('BCCD converted to CSV and COCO reads back in an independent Python reader (keras-frcnn rules)', (t) => withTemp((dir) => {
+  const bccd = sharedData(t, 'bccd');
+  if (!bccd) return;
+  if (!need(t, hasPythonModules(['json']), `${systemPython} not found`)) return;
+  const csv = path.join(dir, 'annot.txt');
+  const coco = path.join(dir, 'coco.json');
+  run(['convert', path.join(bccd, 'Annotations'), csv, '--to', 'csv', '--round', '--images', path.join(bccd, 'JPEGImages')]);
+  run(['convert', path.join(bccd, 'Annotations'), coco, '--to', 'coco', '--classes', 'RBC,WBC,Platelets']);
+  const py = spawnSync(systemPython, [path.join(repoRoot, 'scripts', 'annotation_interop_check.py'), '--csv', csv, '--check-files', '--coco', coco], { encoding: 'utf8', cwd: scratch });
+  assert.equal(py.status, 0, py.stderr);
+  const expected = JSON.parse(readFileSync(path.join(annotationFixtures, 'bccd-counts.json'), 'utf8'));
+  const kept: Record<string, number> = { ...expected.classes };
+  for (const d of expected.degenerate) kept[d.name]! -= 1;
+  const got = JSON.parse(py.stdout);
+  assert.deepEqual(got.csv, { images: expected.files, classes: kept });
+  assert.deepEqual(got.coco.classes, kept);
+  assert.deepEqual(got.coco.categories, [[1, 'RBC'], [2, 'WBC'], [3, 'Platelets']]);
 }));
