@@ -100,6 +100,21 @@ test('an odd flag value is a warning and reads as 0; missing depth is a warning 
   assert.equal(r.annotation!.depth, 3);
 });
 
+test('BOM, XML declaration, CRLF line ends and comments read the same', () => {
+  for (const text of [
+    `\uFEFF${fixtureText}`,
+    `<?xml version="1.0" encoding="utf-8"?>\n${fixtureText}`,
+    fixtureText.replace(/\n/g, '\r\n'),
+    fixtureText.replace('<segmented>', '<!-- checked --><segmented>'),
+  ]) {
+    assert.deepEqual(parseVocXml(text, 'f.xml'), { annotation: cells001, issues: [] });
+  }
+});
+
+test('an empty file is one clear error', () => {
+  assert.deepEqual(parseVocXml(' \n', 'e.xml').issues.map((i) => i.message), ['empty file']);
+});
+
 test('attributes are ignored (LabelImg verified="yes")', () => {
   const r = parseVocXml(fixtureText.replace('<annotation>', '<annotation verified="yes">'), 'f.xml');
   assert.deepEqual(r.annotation, cells001);

@@ -136,9 +136,12 @@ export function parseVocXml(text: string, file: string): VocReadResult {
   if (/<!DOCTYPE/i.test(text) || /<!ENTITY/i.test(text)) {
     return fileError(undefined, 'DOCTYPE/ENTITY declarations are refused (entity expansion is a security risk)');
   }
+  if (text.trim() === '') return fileError(undefined, 'empty file');
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
-    return fileError(undefined, `not well-formed XML (line ${valid.err.line}, column ${valid.err.col}): ${valid.err.msg}`);
+    const { line, col, msg } = valid.err;
+    const where = [line !== undefined ? `line ${line}` : '', col !== undefined ? `column ${col}` : ''].filter(Boolean).join(', ');
+    return fileError(undefined, `not well-formed XML${where ? ` (${where})` : ''}: ${msg}`);
   }
   let root: XmlNode;
   try {
