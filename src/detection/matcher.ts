@@ -1,0 +1,102 @@
+/**
+ * torchvision's proposal Matcher (models/detection/_utils.py): assigns each prediction (anchor
+ * or proposal) the ground-truth box it overlaps most, or a negative code.
+ *
+ * Input: a match-quality matrix (usually the IoU) Float32Array [M*N], row-major, M ground-truth
+ * boxes by N predictions. For prediction j, the best ground truth is the first row with the
+ * column maximum (torch's max(dim=0) tie rule); with that value v:
+ *   v < lowThreshold                   -> BELOW_LOW_THRESHOLD (-1)
+ *   lowThreshold <= v < highThreshold  -> BETWEEN_THRESHOLDS (-2)
+ *   v >= highThreshold                 -> the ground-truth index
+ * Thresholds are compared in float32, as torch compares a float tensor with a Python float.
+ * With allowLowQualityMatches, every prediction that attains, for some ground truth g, g's
+ * highest quality over all predictions (ties: all of them) gets back its best-gt index from the
+ * first step (which may be another ground truth than g, exactly as torchvision does).
+ * A NaN quality (the IoU of two empty boxes is 0/0) behaves as in torch: max() propagates it
+ * with its (first) index, NaN compares false with both thresholds so that index is kept, and a
+ * ground truth whose row holds a NaN has a NaN maximum that equals nothing.
+ */
+
+export const BELOW_LOW_THRESHOLD = -1;
+export const BETWEEN_THRESHOLDS = -2;
+
+export class Matcher {
+  readonly highThreshold: number;
+  readonly lowThreshold: number;
+  readonly allowLowQualityMatches: boolean;
+
+  constructor(highThreshold: number, lowThreshold: number, allowLowQualityMatches = false) {
+    for (const [name, v] of [['highThreshold', highThreshold], ['lowThreshold', lowThreshold]] as const) {
+      if (typeof v !== 'number') throw new TypeError(`${name} must be a number`);
+      if (!Number.isFinite(v)) throw new RangeError(`${name} must be finite`);
+    }
+    if (lowThreshold > highThreshold) {
+      throw new RangeError(`lowThreshold (${lowThreshold}) must be <= highThreshold (${highThreshold})`);
+    }
+    if (typeof allowLowQualityMatches !== 'boolean') throw new TypeError('allowLowQualityMatches must be a boolean');
+    this.highThreshold = highThreshold;
+    this.lowThreshold = lowThreshold;
+    this.allowLowQualityMatches = allowLowQualityMatches;
+  }
+
+  /**
+   * Matches for `numPredictions` columns of `quality` [numGt * numPredictions]. Returns
+   * Int32Array [numPredictions]: a ground-truth index, -1 or -2. Throws RangeError (as
+   * torchvision raises ValueError) when there is no ground truth or no prediction.
+   */
+  match(quality: Float32Array, numGt: number, numPredictions: number): Int32Array {
+    if (!(quality instanceof Float32Array)) throw new TypeError('quality must be a Float32Array');
+    for (const [name, v] of [['numGt', numGt], ['numPredictions', numPredictions]] as const) {
+      if (typeof v !== 'number') throw new TypeError(`${name} must be a number`);
+      if (!Number.isInteger(v) || v < 0) throw new RangeError(`${name} must be an integer >= 0, got ${v}`);
+    }
+    if (quality.length !== numGt * numPredictions) {
+      throw new RangeError(`quality length must be numGt*numPredictions (${numGt * numPredictions}), got ${quality.length}`);
+    }
+    if (numGt === 0) throw new RangeError('No ground-truth boxes available for one of the images during training');
+    if (numPredictions === 0) throw new RangeError('No proposal boxes available for one of the images during training');
+    const n = numPredictions;
+    const low = Math.fround(this.lowThreshold), high = Math.fround(this.highThreshold);
+    const bestVal = new Float32Array(n).fill(-Infinity);
+    const best = new Int32Array(n);
+    const nanSeen = new Uint8Array(n);
+    for (let g = 0; g < numGt; g++) {
+      const row = g * n;
+      for (let j = 0; j < n; j++) {
+        const v = quality[row + j]!;
+        if (nanSeen[j]) continue;
+        if (v !== v) {
+          // torch's max propagates NaN and reports its index
+          nanSeen[j] = 1;
+          bestVal[j] = NaN;
+          best[j] = g;
+        } else if (v > bestVal[j]! || g === 0) {
+          bestVal[j] = v;
+          best[j] = g;
+        }
+      }
+    }
+    const matches = new Int32Array(n);
+    for (let j = 0; j < n; j++) {
+      const v = bestVal[j]!;
+      if (v < low) matches[j] = BELOW_LOW_THRESHOLD;
+      else if (v >= low && v < high) matches[j] = BETWEEN_THRESHOLDS;
+      else matches[j] = best[j]!;
+    }
+    if (this.allowLowQualityMatches) {
+      for (let g = 0; g < numGt; g++) {
+        const row = g * n;
+        let hi = -Infinity;
+        let nan = false;
+        for (let j = 0; j < n; j++) {
+          const v = quality[row + j]!;
+          if (v !== v) nan = true;
+          else if (v > hi) hi = v;
+        }
+        if (nan) continue; // max is NaN: `quality == NaN` matches nothing
+        for (let j = 0; j < n; j++) if (quality[row + j] === hi) matches[j] = best[j]!;
+      }
+    }
+    return matches;
+  }
+}
