@@ -60,11 +60,10 @@ for (const [what, text, , pattern] of fileLevel) {
 }
 
 const fieldLevel: [string, string, string, string][] = [
-  ['missing size', /\t<size>[\s\S]*<\/size>\n/.exec(fixtureText)![0], '', 'size'],
   ['missing filename', '<filename>cells_001.jpg</filename>', '', 'filename'],
   ['duplicate filename', '<filename>cells_001.jpg</filename>', '<filename>a.jpg</filename><filename>b.jpg</filename>', 'filename'],
   ['non-numeric width', '<width>640</width>', '<width>wide</width>', 'size.width'],
-  ['zero height', '<height>480</height>', '<height>0</height>', 'size.height'],
+  ['negative height', '<height>480</height>', '<height>-480</height>', 'size.height'],
   ['fractional width', '<width>640</width>', '<width>640.5</width>', 'size.width'],
 ];
 for (const [what, from, to, field] of fieldLevel) {
@@ -92,6 +91,20 @@ for (const [what, from, to, field, pattern] of objectLevel) {
     assert.deepEqual(r.annotation!.objects, [cells001.objects[1]]);
   });
 }
+
+test('a missing, empty or 0 size reads as 0 (unknown) with a warning, for validation to judge', () => {
+  const cases: [string, string, string[]][] = [
+    [/\t<size>[\s\S]*<\/size>\n/.exec(fixtureText)![0], '', ['size']],
+    ['<height>480</height>', '<height>0</height>', ['size.height']],
+    ['<width>640</width>', '<width></width>', ['size.width']],
+  ];
+  for (const [from, to, fields] of cases) {
+    const r = parseVocXml(variant(from, to), 'f.xml');
+    assert.deepEqual(r.issues.map((i) => [i.field, i.severity]), fields.map((f) => [f, 'warning']));
+    assert.equal(r.annotation!.width * r.annotation!.height, 0);
+    assert.equal(r.annotation!.objects.length, 2);
+  }
+});
 
 test('an odd flag value is a warning and reads as 0; missing depth is a warning (3)', () => {
   const r = parseVocXml(variant('<truncated>0</truncated>', '<truncated>maybe</truncated>').replace('\t\t<depth>3</depth>\n', ''), 'f.xml');

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { AnnotationIssue, ImageAnnotation } from './model.js';
 import { readVocFile } from './voc-read.js';
 import { validateAnnotation, type ValidateOptions } from './validate.js';
+import { checkAgainstImage } from './image-check.js';
 
 /** One loaded file: its id (XML name without extension), where it came from, and the annotation. */
 export interface LoadedAnnotation {
@@ -41,16 +42,27 @@ export interface LoadOptions extends ValidateOptions {
 }
 
 /**
- * Read (and by default validate) every VOC XML file under `input` (a folder, or one file). Files are
- * read a few at a time; the result is in file-name order whatever the completion order.
+ * Read (and by default validate) every VOC XML file under `input` (a folder, or one file). With
+ * `imageDir`, each image header is read too (see checkAgainstImage: missing or unreadable image is an
+ * error, an unknown size is filled in). Files are read a few at a time; the result is in file-name
+ * order whatever the completion order.
  */
 export async function loadVocDataset(input: string, options: LoadOptions = {}): Promise<LoadedDataset> {
   const files = await listVocFiles(input);
   const results = await mapLimited(files, 16, async (file) => {
     const read = await readVocFile(file);
     if (!read.annotation || options.validate === false) return { file, annotation: read.annotation, issues: read.issues };
-    const checked = validateAnnotation(read.annotation, file, options);
-    return { file, annotation: checked.annotation, issues: [...read.issues, ...checked.issues] };
+    const { imageDir, ...rest } = options;
+    const issues = [...read.issues];
+    let annotation: ImageAnnotation | undefined = read.annotation;
+    if (imageDir !== undefined) {
+      const image = await checkAgainstImage(annotation, imageDir, file);
+      issues.push(...image.issues);
+      annotation = image.annotation;
+      if (!annotation) return { file, annotation, issues };
+    }
+    const checked = validateAnnotation(annotation, file, rest);
+    return { file, annotation: checked.annotation, issues: [...issues, ...checked.issues] };
   });
 
   const dataset: LoadedDataset = { items: [], issues: [], failedFiles: [], filesWithErrors: [] };

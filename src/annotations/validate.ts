@@ -38,7 +38,7 @@ export function validateAnnotation(annotation: ImageAnnotation, file: string, op
   });
   if (typeof annotation.filename !== 'string' || annotation.filename === '') return fileError('filename', 'missing');
   if (!isPositiveInt(annotation.width) || !isPositiveInt(annotation.height)) {
-    return fileError('size', `missing or invalid image size ${String(annotation.width)}x${String(annotation.height)}`);
+    return fileError('size', `missing or invalid image size ${String(annotation.width)}x${String(annotation.height)} (give the image folder to take it from the image)`);
   }
   if (options.imageDir !== undefined) {
     const image = path.join(options.imageDir, annotation.filename);

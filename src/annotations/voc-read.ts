@@ -111,6 +111,17 @@ function parsePositiveInt(text: string, field: string): number {
   return n;
 }
 
+/** size/width or size/height: a positive integer, or 0 (unknown, with a warning) when missing, empty or 0. */
+function readDimension(size: XmlNode, key: 'width' | 'height', warn: (field: string, msg: string) => void): number {
+  const field = `size.${key}`;
+  const text = optionalText(size, key, field);
+  if (text === undefined || text === '' || text === '0') {
+    warn(field, `${text === undefined ? 'missing' : text === '' ? 'empty' : '0'}; image size unknown`);
+    return 0;
+  }
+  return parsePositiveInt(text, field);
+}
+
 /** VOC flags are 0/1; LabelImg also accepts true/false. Anything else: warning, treated as 0. */
 function parseFlag(text: string | undefined, field: string, warn: (field: string, msg: string) => void): boolean | undefined {
   if (text === undefined) return undefined;
@@ -123,9 +134,10 @@ function parseFlag(text: string | undefined, field: string, warn: (field: string
 
 /**
  * Parse the text of one LabelImg/Pascal VOC XML file. `file` names it in issues. Never throws for
- * bad input: a file-level problem (not XML, DOCTYPE, no <annotation>, missing filename or size) gives
- * no annotation and an error issue; a bad object is dropped with an error issue naming its index
- * and field; the other objects are kept.
+ * bad input: a file-level problem (not XML, DOCTYPE, no <annotation>, missing filename, a size that
+ * is not a positive integer) gives no annotation and an error issue; a missing or 0 size reads as
+ * 0 (unknown) with a warning; a bad object is dropped with an error issue naming its index and
+ * field; the other objects are kept.
  */
 export function parseVocXml(text: string, file: string): VocReadResult {
   const issues: AnnotationIssue[] = [];
@@ -161,18 +173,19 @@ export function parseVocXml(text: string, file: string): VocReadResult {
 
   let annotation: ImageAnnotation;
   try {
+    annotation = { filename: requiredText(root, 'filename', 'filename'), width: 0, height: 0, depth: 3, objects: [] };
+    // An unknown size (no <size>, empty, or LabelImg's 0 for an image it could not open) reads as 0
+    // with a warning: validation rejects it unless the size can be taken from the image file.
     const size = element(root, 'size', 'size');
-    if (!size) throw new FieldError('size', 'missing (image width and height are needed)');
-    annotation = {
-      filename: requiredText(root, 'filename', 'filename'),
-      width: parsePositiveInt(requiredText(size, 'width', 'size.width'), 'size.width'),
-      height: parsePositiveInt(requiredText(size, 'height', 'size.height'), 'size.height'),
-      depth: 3,
-      objects: [],
-    };
-    const depth = optionalText(size, 'depth', 'size.depth');
-    if (depth === undefined || depth === '') warn('size.depth', 'missing; assumed 3');
-    else annotation.depth = parsePositiveInt(depth, 'size.depth');
+    if (!size) {
+      warn('size', 'missing; image size unknown');
+    } else {
+      annotation.width = readDimension(size, 'width', warn);
+      annotation.height = readDimension(size, 'height', warn);
+      const depth = optionalText(size, 'depth', 'size.depth');
+      if (depth === undefined || depth === '') warn('size.depth', 'missing; assumed 3');
+      else annotation.depth = parsePositiveInt(depth, 'size.depth');
+    }
     const folder = optionalText(root, 'folder', 'folder');
     if (folder !== undefined) annotation.folder = folder;
     const path = optionalText(root, 'path', 'path');

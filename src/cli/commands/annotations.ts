@@ -11,6 +11,7 @@ import { CliError, UsageError } from '../errors.js';
 import type { AnnotationIssue, ImageAnnotation } from '../../annotations/model.js';
 import { formatIssue, loadVocDataset, type LoadedDataset, type LoadOptions } from '../../annotations/dataset.js';
 import { validateAnnotation, type OutsidePolicy } from '../../annotations/validate.js';
+import { checkAgainstImage } from '../../annotations/image-check.js';
 import { formatKerasCsv } from '../../annotations/csv.js';
 import { formatCocoJson, parseCocoJson, toCoco } from '../../annotations/coco.js';
 import { writeVocLayout } from '../../annotations/voc-layout.js';
@@ -43,11 +44,24 @@ async function load(input: unknown, from: string, options: LoadOptions): Promise
 
   const read = parseCocoJson(await fs.readFile(input, 'utf8'), input);
   const loaded: Loaded = { annotations: [], ids: [], issues: [...read.issues], filesWithErrors: [] };
+  const { imageDir, validate, ...rest } = options;
   for (const a of read.annotations) {
-    const r = options.validate === false ? { annotation: a, issues: [] } : validateAnnotation(a, `${input}#${a.filename}`, options);
-    loaded.issues.push(...r.issues);
-    if (r.annotation) {
-      loaded.annotations.push(r.annotation);
+    const where = `${input}#${a.filename}`;
+    let annotation: ImageAnnotation | undefined = a;
+    if (validate !== false) {
+      if (imageDir !== undefined) {
+        const image = await checkAgainstImage(a, imageDir, where);
+        loaded.issues.push(...image.issues);
+        annotation = image.annotation;
+      }
+      if (annotation) {
+        const r = validateAnnotation(annotation, where, rest);
+        loaded.issues.push(...r.issues);
+        annotation = r.annotation;
+      }
+    }
+    if (annotation) {
+      loaded.annotations.push(annotation);
       loaded.ids.push(path.basename(a.filename).replace(/\.[^.]*$/, ''));
     }
   }
