@@ -278,6 +278,29 @@ export class GraphBuilder {
     return new GraphBuilder(s.name, s, '');
   }
 
+  /**
+   * A copy holding only what `outputs` need: their producing nodes, the inputs and initializers
+   * those read. Outputs keep their names (e.g. an inference model cut from a training graph).
+   */
+  pruned(outputs: readonly string[]): GraphBuilder {
+    const src = this.store;
+    const need = new Set(outputs);
+    const keep = new Set<Node>();
+    for (let k = src.nodes.length - 1; k >= 0; k--) {
+      const n = src.nodes[k]!;
+      if (!n.outputs.some((o) => need.has(o))) continue;
+      keep.add(n);
+      for (const i of n.inputs) if (i !== '') need.add(i);
+    }
+    const copy = this.clone();
+    const s = copy.store;
+    s.nodes = s.nodes.filter((_, k) => keep.has(src.nodes[k]!));
+    s.inputs = s.inputs.filter((i) => need.has(i));
+    for (const name of [...s.initializers.keys()]) if (!need.has(name)) s.initializers.delete(name);
+    s.outputs = outputs.map((o) => (this.value(o), o));
+    return copy;
+  }
+
   private infer(node: Node, inVals: (Value | undefined)[], lenient: boolean): { dtype: DType; shape?: Shape }[] {
     try {
       return inferNode(node, inVals, (n) => this.constantValue(n));

@@ -16,3 +16,6 @@ export { GRAD_RULES } from './grad/index.js';
 export { GradContext, type GradRule } from './grad/context.js';
 export { gradCheck, type GradCheckOptions, type GradCheckResult, type GradCheckEntry } from './gradcheck.js';
 export * from './losses.js';
+export { buildTrainingArtifacts, writeTrainingArtifacts, ARTIFACT_FILES, type TrainingSegment, type TrainingArtifactGraphs } from './artifacts.js';
+export { encodeSafetensors, decodeSafetensors, type Safetensors } from './safetensors.js';
+export { encodeCheckpoint, decodeCheckpoint, saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT_VERSION, type Checkpoint, type CheckpointState } from './checkpoint.js';
