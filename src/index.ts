@@ -25,3 +25,4 @@ export { BalancedPositiveNegativeSampler, type SampledMasks } from './detection/
 export * as graph from './graph/index.js';
 export * from './io/safetensors.js';
 export * from './io/tensor.js';
+export * from './synth/index.js';

@@ -8,6 +8,7 @@ import { annotationsCommand } from './commands/annotations.js';
 import { mergeCommand } from './commands/merge.js';
 import { labelsCommand } from './commands/labels.js';
 import { showCommand } from './commands/show.js';
+import { synthCommand } from './commands/synth.js';
 
 // Add new commands here: one import above, one entry below.
 export const commands: CommandModule<any, any>[] = [
@@ -16,4 +17,5 @@ export const commands: CommandModule<any, any>[] = [
   mergeCommand,
   labelsCommand,
   showCommand,
+  synthCommand,
 ];
