@@ -13,7 +13,7 @@
  * ```
  */
 import { type Attr, type AttrInput, toAttr } from './attributes.js';
-import type { DType } from './dtype.js';
+import { type DType, allocArray } from './dtype.js';
 import { inferNode } from './shape-inference.js';
 import { type Shape, type Tensor, type Value, formatShape, scalar } from './values.js';
 
@@ -71,6 +71,35 @@ class GraphStore {
     if (this.used.has(name)) throw new Error(`graph ${this.name}: name '${name}' is already used`);
     this.used.add(name);
   }
+}
+
+/**
+ * Content of a node's output when it is known while building: Constant, Shape of a static
+ * value, Concat of known 1-D vectors (how torch exports Resize scales). Shape inference and
+ * gradient rules read axes, shapes and scales through it.
+ */
+function foldConstant(node: Node, inVals: (Value | undefined)[], known: (name: string) => Tensor | undefined): Tensor | undefined {
+  const a = node.attrs['value'];
+  if (node.opType === 'Constant' && a?.type === 'tensor') return a.value;
+  const x = inVals[0];
+  if (node.opType === 'Shape' && x?.shape?.every((d) => typeof d === 'number') && Object.keys(node.attrs).length === 0) {
+    const dims = x.shape as number[];
+    return { dtype: 'int64', dims: [dims.length], data: BigInt64Array.from(dims.map(BigInt)) };
+  }
+  if (node.opType === 'Concat' && inVals.length > 0) {
+    const parts = node.inputs.map((n) => known(n));
+    if (parts.some((p) => !p || p.dims.length !== 1 || p.dtype !== parts[0]!.dtype)) return undefined;
+    const ts = parts as Tensor[];
+    const n = ts.reduce((s, t) => s + t.data.length, 0);
+    const data = allocArray(ts[0]!.dtype, n);
+    let off = 0;
+    for (const t of ts) {
+      (data as Float32Array).set(t.data as Float32Array, off);
+      off += t.data.length;
+    }
+    return { dtype: ts[0]!.dtype, dims: [n], data };
+  }
+  return undefined;
 }
 
 /** Options for op(): output count or explicit names, a node name, dtype/shape overrides. */
@@ -232,10 +261,8 @@ export class GraphBuilder {
       return v;
     });
     this.store.nodes.push(node);
-    if (opType === 'Shape' && inVals[0]?.shape && inVals[0].shape.every((d) => typeof d === 'number') && Object.keys(typedAttrs).length === 0) {
-      const dims = inVals[0].shape as number[];
-      this.store.known.set(outNames[0]!, { dtype: 'int64', dims: [dims.length], data: BigInt64Array.from(dims.map(BigInt)) });
-    }
+    const folded = foldConstant(node, inVals, (n) => this.constantValue(n));
+    if (folded) this.store.known.set(outNames[0]!, folded);
     return outs;
   }
 
