@@ -26,3 +26,5 @@ export * as graph from './graph/index.js';
 export * from './io/safetensors.js';
 export * from './io/tensor.js';
 export * from './synth/index.js';
+export * from './train/schedule.js';
+export * from './train/checkpoint.js';
