@@ -31,6 +31,8 @@ test('COCO round trip: model -> JSON text -> model is identical (VOC extras and 
   const back = parseCocoJson(text, 'c.json');
   assert.deepEqual(back.issues, []);
   assert.deepEqual(back.annotations, [cells001, second]);
+  const verified = { ...cells001, verified: true };
+  assert.deepEqual(parseCocoJson(formatCocoJson(toCoco([verified])), 'c.json').annotations, [verified]);
 });
 
 test('plain COCO (no voc extras) imports; crowd boxes become difficult with a warning', () => {

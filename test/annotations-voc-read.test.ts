@@ -128,9 +128,13 @@ test('an empty file is one clear error', () => {
   assert.deepEqual(parseVocXml(' \n', 'e.xml').issues.map((i) => i.message), ['empty file']);
 });
 
-test('attributes are ignored (LabelImg verified="yes")', () => {
-  const r = parseVocXml(fixtureText.replace('<annotation>', '<annotation verified="yes">'), 'f.xml');
-  assert.deepEqual(r.annotation, cells001);
+test('LabelImg verified="yes" round-trips; other attributes are ignored', () => {
+  const verified = fixtureText.replace('<annotation>', '<annotation verified="yes">');
+  const r = parseVocXml(verified, 'f.xml');
+  assert.deepEqual(r.annotation, { ...cells001, verified: true });
+  assert.equal(formatVocXml(r.annotation!), verified);
+  const other = parseVocXml(fixtureText.replace('<annotation>', '<annotation verified="no" x="1">').replace('<name>Nucleoli', '<name verified="yes">Nucleoli'), 'f.xml');
+  assert.deepEqual(other.annotation, cells001);
 });
 
 test('readVocFile reports an unreadable file instead of throwing', async () => {

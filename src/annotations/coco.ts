@@ -13,7 +13,7 @@ export interface CocoImage {
   file_name: string;
   width: number;
   height: number;
-  voc?: { folder?: string; path?: string; depth?: number; segmented?: boolean };
+  voc?: { folder?: string; path?: string; depth?: number; segmented?: boolean; verified?: boolean };
 }
 export interface CocoAnnotation {
   id: number;
@@ -64,7 +64,7 @@ export function toCoco(annotations: readonly ImageAnnotation[], options: CocoExp
   const boxes: CocoAnnotation[] = [];
   annotations.forEach((a, i) => {
     const image: CocoImage = { id: i + 1, file_name: a.filename, width: a.width, height: a.height };
-    const voc = defined({ folder: a.folder, path: a.path, depth: a.depth, segmented: a.segmented });
+    const voc = defined({ folder: a.folder, path: a.path, depth: a.depth, segmented: a.segmented, verified: a.verified });
     if (voc) image.voc = voc;
     images.push(image);
     for (const o of a.objects) {
@@ -176,6 +176,7 @@ export function fromCoco(doc: unknown, file: string): CocoImportResult {
     if (typeof voc['path'] === 'string') a.path = voc['path'];
     if (Number.isInteger(voc['depth'])) a.depth = voc['depth'] as number;
     if (typeof voc['segmented'] === 'boolean') a.segmented = voc['segmented'];
+    if (typeof voc['verified'] === 'boolean') a.verified = voc['verified'];
     images.set(id, a);
   });
 

@@ -31,6 +31,8 @@ export interface ImageAnnotation {
   depth: number;
   /** VOC `segmented` flag. */
   segmented?: boolean;
+  /** LabelImg's `<annotation verified="yes">`: the image's boxes were reviewed. */
+  verified?: boolean;
   objects: BoxObject[];
 }
 

@@ -1,7 +1,8 @@
 /**
  * LabelImg Pascal VOC XML reader (fast-xml-parser). Safe by construction: a DOCTYPE (and with it any
  * entity declaration) is refused before parsing, entity expansion is off and only XML's five
- * predefined entities and numeric character references are decoded; attributes are ignored.
+ * predefined entities and numeric character references are decoded; attributes are ignored except
+ * LabelImg's `verified="yes"` on the root.
  * Coordinates are taken exactly as written (continuous x1,y1,x2,y2; floats allowed; no +1).
  */
 import { promises as fs } from 'node:fs';
@@ -190,6 +191,8 @@ export function parseVocXml(text: string, file: string): VocReadResult {
     if (folder !== undefined) annotation.folder = folder;
     const path = optionalText(root, 'path', 'path');
     if (path !== undefined) annotation.path = path;
+    // The one attribute read: LabelImg's review mark, matched on the root start tag only.
+    if (/<annotation\b[^>]*\sverified\s*=\s*(["'])yes\1/.test(text)) annotation.verified = true;
     const segmented = parseFlag(optionalText(root, 'segmented', 'segmented'), 'segmented', warn);
     if (segmented !== undefined) annotation.segmented = segmented;
   } catch (err) {

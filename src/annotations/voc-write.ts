@@ -37,7 +37,8 @@ const flag = (value: boolean | undefined): string => (value ? '1' : '0');
 export function formatVocXml(annotation: ImageAnnotation): string {
   const file = annotation.filename;
   const at = (field: string) => `${file}: ${field}`;
-  const lines: string[] = ['<annotation>'];
+  // LabelImg marks a reviewed image with this one attribute (and writes nothing when unreviewed).
+  const lines: string[] = [annotation.verified ? '<annotation verified="yes">' : '<annotation>'];
   const el = (depth: number, tag: string, text: string) =>
     lines.push(`${'\t'.repeat(depth)}<${tag}>${text}</${tag}>`);
 
