@@ -159,6 +159,9 @@ const f32: Case[] = [
   { name: 'Conv 3x3 dilation 2 pad 2', build: (g) => conv(g, [1, 2, 8, 8], [3, 2, 3, 3], { dilations: [2, 2], pads: [2, 2, 2, 2] }) },
   { name: 'Conv groups 2, stride 2, asymmetric pads, 3x2 kernel', build: (g) => conv(g, [2, 4, 6, 7], [6, 2, 3, 2], { group: 2, strides: [2, 1], pads: [1, 0, 0, 1] }) },
   { name: 'Conv depthwise 3x3 stride 2 pad 1', build: (g) => conv(g, [1, 4, 8, 8], [4, 1, 3, 3], { group: 4, strides: [2, 2], pads: [1, 1, 1, 1] }, true) },
+  { name: 'Conv groups 3 stride 1 pad 1 (flipped-weight dX path)', build: (g) => conv(g, [2, 6, 5, 5], [9, 2, 3, 3], { group: 3, pads: [1, 1, 1, 1] }, true) },
+  { name: 'Conv depthwise stride 1 asymmetric pads, depth multiplier 2', build: (g) => conv(g, [1, 3, 6, 6], [6, 1, 3, 3], { group: 3, pads: [0, 1, 2, 1] }) },
+  { name: 'Conv stride 1 pad larger than the kernel reach (ConvTranspose path)', build: (g) => conv(g, [1, 2, 4, 4], [3, 2, 3, 3], { pads: [3, 3, 3, 3] }) },
   { name: 'Conv 1x1 (batch 1: Gemm path)', build: (g) => conv(g, [1, 5, 4, 4], [3, 5, 1, 1], {}) },
   { name: 'Conv 7x7 stride 2 pad 3 (ResNet stem)', build: (g) => conv(g, [1, 3, 16, 16], [4, 3, 7, 7], { strides: [2, 2], pads: [3, 3, 3, 3] }) },
   {
