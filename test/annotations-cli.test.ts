@@ -26,10 +26,11 @@ function withTemp(fn: (dir: string) => void): void {
   }
 }
 
-test('convert --to csv writes annot.txt and exits 0 on clean input', () => withTemp((dir) => {
-  const out = path.join(dir, 'annot.txt');
+test('convert --to csv writes annot.txt (creating its folder) and exits 0 on clean input', () => withTemp((dir) => {
+  const out = path.join(dir, 'new', 'annot.txt');
   const r = run(['convert', voc, out, '--to', 'csv', '--image-prefix', 'imgs']);
   assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /fractional; keras-frcnn .* add --round/);
   assert.equal(readFileSync(out, 'utf8').split('\n')[0], 'imgs/cells_001.jpg,260,177,491,376,Nucleoli');
 }));
 

@@ -182,8 +182,11 @@ const convertCommand: CommandModule<object, ConvertArgs> = {
 
     const extra: AnnotationIssue[] = [];
     try {
+      if (argv.to !== 'voc') await fs.mkdir(path.dirname(path.resolve(argv.out)), { recursive: true });
       if (argv.to === 'csv') {
         const prefix = argv['image-prefix'] ?? argv.images;
+        const fractional = loaded.annotations.some((a) => a.objects.some((o) => [o.x1, o.y1, o.x2, o.y2].some((v) => !Number.isInteger(v))));
+        if (fractional && !argv.round) process.stderr.write("note: some coordinates are fractional; keras-frcnn reads them with int() and fails: add --round\n");
         await writeFileAtomic(argv.out, formatKerasCsv(loaded.annotations, { ...(prefix !== undefined ? { imagePrefix: prefix } : {}), round: argv.round }));
       } else if (argv.to === 'coco') {
         const coco = toCoco(loaded.annotations, { ...(classes ? { classes } : {}), description: `hpa-detect annotations convert ${argv.in}` });
