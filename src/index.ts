@@ -28,3 +28,4 @@ export * from './io/tensor.js';
 export * from './synth/index.js';
 export * from './train/schedule.js';
 export * from './train/checkpoint.js';
+export * from './train/loss-log.js';
