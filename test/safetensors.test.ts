@@ -115,6 +115,8 @@ function jsTensors(): Record<string, HostTensor> {
     flags: { dtype: 'BOOL', shape: [3], data: Uint8Array.from([1, 0, 1]) },
     s: { dtype: 'F32', shape: [], data: Float32Array.from([4]) },
     none: { dtype: 'I32', shape: [2, 0], data: new Int32Array(0) },
+    '10': { dtype: 'U8', shape: [1], data: Uint8Array.of(10) }, // integer-like names keep their place
+    '9': { dtype: 'U8', shape: [1], data: Uint8Array.of(9) },
   };
 }
 
@@ -123,12 +125,12 @@ test('Python (torch) reads our file with the same values, in the reference order
   const dir = mkdtempSync(path.join(tmpdir(), 'st-'));
   const file = path.join(dir, 'ours.safetensors');
   const tensors = jsTensors();
-  await writeSafetensors(file, tensors, { framework: 'hpa-detect', 'ü': 'ß"\n' });
+  await writeSafetensors(file, tensors, { framework: 'hpa-detect', 'ü': 'ß"\n', '7': 'x' });
   const r = spawnSync(systemPython, [script, 'check', file], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const seen = JSON.parse(r.stdout) as { metadata: Record<string, string>; order: string[]; tensors: Record<string, Expected> };
-  assert.deepEqual(seen.metadata, { framework: 'hpa-detect', 'ü': 'ß"\n' });
-  assert.deepEqual(seen.order, ['big', 'param/x', 'backbone.body.conv1.weight', 's', 'i32', 'none', 'bf', 'half', 'i16', 'i8', 'u8', 'flags']);
+  assert.deepEqual(seen.metadata, { framework: 'hpa-detect', 'ü': 'ß"\n', '7': 'x' });
+  assert.deepEqual(seen.order, ['big', 'param/x', 'backbone.body.conv1.weight', 's', 'i32', 'none', 'bf', 'half', 'i16', 'i8', '10', '9', 'u8', 'flags']);
   for (const [name, ours] of Object.entries(tensors)) {
     const theirs = seen.tensors[name]!;
     assert.equal(theirs.dtype, ours.dtype, name);

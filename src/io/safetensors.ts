@@ -87,6 +87,21 @@ function checkTensorForWrite(source: string, name: string, t: HostTensor): void 
   if (t.data.length !== n) throw new SafetensorsError(source, name, `data has ${t.data.length} elements, shape [${t.shape.join(', ')}] needs ${n}`);
 }
 
+/**
+ * Validate tensors for writing and return them in the order the writer lays out the data section
+ * (descending dtype alignment, then name byte-wise), e.g. to hash the data section before writing.
+ */
+export function safetensorsWriteOrder(tensors: TensorMap, source = '<safetensors>'): [string, HostTensor][] {
+  const ordered = entriesOf(tensors);
+  const seen = new Set<string>();
+  for (const [name, t] of ordered) {
+    if (seen.has(name)) throw new SafetensorsError(source, name, 'duplicate tensor name');
+    seen.add(name);
+    checkTensorForWrite(source, name, t);
+  }
+  return ordered.sort(([an, a], [bn, b]) => DTYPE_RANK[b.dtype] - DTYPE_RANK[a.dtype] || compareNames(an, bn));
+}
+
 /** The header (length word + padded JSON) and the tensors in data-section order. */
 export interface PreparedSafetensors {
   header: Uint8Array;
@@ -99,28 +114,24 @@ export interface PreparedSafetensors {
  * `source` names the target in error messages.
  */
 export function prepareSafetensors(tensors: TensorMap, metadata?: Readonly<Record<string, string>>, source = '<safetensors>'): PreparedSafetensors {
-  const ordered = entriesOf(tensors);
-  const seen = new Set<string>();
-  for (const [name, t] of ordered) {
-    if (seen.has(name)) throw new SafetensorsError(source, name, 'duplicate tensor name');
-    seen.add(name);
-    checkTensorForWrite(source, name, t);
-  }
-  ordered.sort(([an, a], [bn, b]) => DTYPE_RANK[b.dtype] - DTYPE_RANK[a.dtype] || compareNames(an, bn));
-  const header: Record<string, unknown> = {};
+  const ordered = safetensorsWriteOrder(tensors, source);
+  // Entries are joined by hand: a JS object would move integer-like names ("0", "12") to the front.
+  const parts: string[] = [];
   if (metadata !== undefined) {
+    const meta: string[] = [];
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new SafetensorsError(source, undefined, `${METADATA_KEY}["${k}"] must be a string, got ${typeof v}`);
+      meta.push(`${JSON.stringify(k)}:${JSON.stringify(v)}`);
     }
-    header[METADATA_KEY] = metadata;
+    parts.push(`${JSON.stringify(METADATA_KEY)}:{${meta.join(',')}}`);
   }
   let offset = 0;
   for (const [name, t] of ordered) {
     const n = t.data.byteLength;
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + n] };
+    parts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + n] })}`);
     offset += n;
   }
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
   const padded = Math.ceil(json.length / 8) * 8; // the reference pads with spaces so data starts 8-aligned
   const bytes = new Uint8Array(8 + padded).fill(0x20, 8 + json.length);
   new DataView(bytes.buffer).setBigUint64(0, BigInt(padded), true);
