@@ -4,13 +4,16 @@
  * boxes, the two box generators of issue 3:
  *   uniform:   x, y ~ U(0, 500), w, h ~ U(4, 64)
  *   clustered: N/40 centres ~ U(0, 500); each box a centre plus N(0, 6) jitter, w, h ~ U(20, 60)
- * scores: a random permutation of N distinct values. Prints medians of several repetitions,
- * the ratio, and whether both returned the same kept indices (exit code 1 if not).
+ * scores: a random permutation of N distinct values. Both sides' repetitions are interleaved
+ * (python answers one timed call per request, then ours runs once), so machine load affects
+ * both alike. Prints medians of the repetitions, the ratio, and whether both returned the same
+ * kept indices (exit code 1 if not).
  *
  * Options: --reps R (default 30), --seed S (default 1), --no-torch.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +57,29 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function main(): void {
+/** The python helper as a line-protocol server (see bench_nms_torch.py). */
+class TorchSide {
+  private lines: AsyncIterator<string>;
+  private proc;
+  constructor(spec: string) {
+    this.proc = spawn(python, [path.join(repoRoot, 'scripts', 'bench_nms_torch.py'), spec], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = createInterface({ input: this.proc.stdout! })[Symbol.asyncIterator]();
+  }
+  async ask(cmd: string): Promise<string> {
+    this.proc.stdin!.write(cmd + '\n');
+    return this.read();
+  }
+  async read(): Promise<string> {
+    const r = await this.lines.next();
+    if (r.done) throw new Error('torchvision helper exited');
+    return r.value;
+  }
+  close(): void {
+    this.proc.stdin!.end('quit\n');
+  }
+}
+
+async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const opt = (name: string, def: number) => {
     const i = args.indexOf(name);
@@ -78,44 +103,52 @@ function main(): void {
       cases.push({ name: `${kind} ${n}`, n, kind, boxes, scores, file });
     }
   }
-  let torch: { torch: string; torchvision: string; results: { name: string; median_ms: number; kept: number[] }[] } | undefined;
+  let torch: TorchSide | undefined;
+  let versions = '';
   if (withTorch) {
     const spec = path.join(dir, 'cases.json');
-    writeFileSync(spec, JSON.stringify({ reps, warmup: 2, cases: cases.map((c) => ({ name: c.name, file: c.file, n: c.n, iou })) }));
-    const r = spawnSync(python, [path.join(repoRoot, 'scripts', 'bench_nms_torch.py'), spec], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 28,
-    });
-    if (r.status === 0) torch = JSON.parse(r.stdout);
-    else console.error(`torchvision side skipped (${python}): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+    writeFileSync(spec, JSON.stringify({ cases: cases.map((c) => ({ name: c.name, file: c.file, n: c.n, iou })) }));
+    try {
+      const t = new TorchSide(spec);
+      const hello = JSON.parse(await t.read()) as { torch: string; torchvision: string; threads: number };
+      versions = `; torch ${hello.torch} / torchvision ${hello.torchvision}, ${hello.threads} threads`;
+      torch = t;
+    } catch (e) {
+      console.error(`torchvision side skipped (${python}): ${(e as Error).message}`);
+    }
   }
-  rmSync(dir, { recursive: true, force: true });
 
-  console.log(`NMS, IoU ${iou}, medians of ${reps} runs (ms); node ${process.version}` +
-    (torch ? `; torch ${torch.torch} / torchvision ${torch.torchvision}, 2 threads` : ''));
+  console.log(`NMS, IoU ${iou}, medians of ${reps} interleaved runs (ms); node ${process.version}${versions}`);
   console.log('| boxes | generator | kept | hpa-detect nmsSync | torchvision nms | ratio | same kept |');
   console.log('| ---: | --- | ---: | ---: | ---: | ---: | --- |');
   let allSame = true;
-  for (const c of cases) {
-    for (let w = 0; w < 3; w++) nmsSync(c.boxes, c.scores, iou);
-    const times: number[] = [];
+  for (const [ci, c] of cases.entries()) {
+    for (let w = 0; w < 3; w++) {
+      nmsSync(c.boxes, c.scores, iou);
+      if (torch) await torch.ask(`run ${ci}`);
+    }
+    const ours: number[] = [];
+    const theirs: number[] = [];
     let kept: Int32Array = new Int32Array(0);
     for (let r = 0; r < reps; r++) {
+      if (torch) theirs.push(Number(await torch.ask(`run ${ci}`)));
       const t0 = process.hrtime.bigint();
       kept = nmsSync(c.boxes, c.scores, iou);
-      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      ours.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
-    const ours = median(times);
-    const t = torch?.results.find((x) => x.name === c.name);
-    const same = t ? t.kept.length === kept.length && t.kept.every((v, i) => v === kept[i]) : undefined;
+    const tk = torch ? (JSON.parse(await torch.ask(`keep ${ci}`)) as number[]) : undefined;
+    const same = tk ? tk.length === kept.length && tk.every((v, i) => v === kept[i]) : undefined;
     if (same === false) allSame = false;
-    console.log(`| ${c.n} | ${c.kind} | ${kept.length} | ${ours.toFixed(3)} | ${t ? t.median_ms.toFixed(2) : 'n/a'} | ` +
-      `${t ? (t.median_ms / ours).toFixed(1) + '×' : 'n/a'} | ${same === undefined ? 'n/a' : same ? 'yes' : 'NO'} |`);
+    const mo = median(ours), mt = torch ? median(theirs) : NaN;
+    console.log(`| ${c.n} | ${c.kind} | ${kept.length} | ${mo.toFixed(3)} | ${torch ? mt.toFixed(2) : 'n/a'} | ` +
+      `${torch ? (mt / mo).toFixed(1) + '×' : 'n/a'} | ${same === undefined ? 'n/a' : same ? 'yes' : 'NO'} |`);
   }
+  torch?.close();
+  rmSync(dir, { recursive: true, force: true });
   if (!allSame) {
     console.error('kept indices differ from torchvision');
     process.exitCode = 1;
   }
 }
 
-main();
+await main();

@@ -3,10 +3,13 @@
 the exact inputs the TypeScript benchmark wrote, with torch limited to 2 threads.
 
 usage: /usr/bin/python3 scripts/bench_nms_torch.py CASES.json
-CASES.json: {"reps": R, "warmup": W, "cases": [{"name": ..., "file": ..., "n": N, "iou": T}]}
-Each file holds N*4 float32 boxes (x1,y1,x2,y2) followed by N float32 scores (little endian).
-Prints one JSON object: {"torch": ver, "torchvision": ver, "threads": 2,
-  "results": [{"name", "times_ms": [...], "median_ms", "kept": [...]}]}
+CASES.json: {"cases": [{"name": ..., "file": ..., "n": N, "iou": T}]}; each file holds N*4
+float32 boxes (x1,y1,x2,y2) followed by N float32 scores (little endian).
+Line protocol on stdin/stdout, so that the benchmark can interleave both sides' repetitions
+(the same machine load for both): prints "ready" (with versions) once, then answers
+  "run I"   -> milliseconds of one torchvision.ops.nms call on case I
+  "keep I"  -> the kept indices of case I as a JSON list
+  "quit"    -> exits
 """
 import json
 import sys
@@ -20,24 +23,27 @@ import torchvision
 def main() -> None:
     torch.set_num_threads(2)
     spec = json.load(open(sys.argv[1]))
-    out = []
+    cases = []
     for case in spec["cases"]:
         n = case["n"]
         raw = np.fromfile(case["file"], dtype="<f4")
         boxes = torch.from_numpy(raw[: 4 * n].reshape(n, 4).copy())
         scores = torch.from_numpy(raw[4 * n: 5 * n].copy())
-        for _ in range(spec["warmup"]):
-            torchvision.ops.nms(boxes, scores, case["iou"])
-        times = []
-        keep = None
-        for _ in range(spec["reps"]):
+        cases.append((boxes, scores, float(case["iou"])))
+    print(json.dumps({"ready": True, "torch": torch.__version__,
+                      "torchvision": torchvision.__version__,
+                      "threads": torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        cmd, *rest = line.split()
+        if cmd == "quit":
+            break
+        boxes, scores, iou = cases[int(rest[0])]
+        if cmd == "run":
             t0 = time.perf_counter()
-            keep = torchvision.ops.nms(boxes, scores, case["iou"])
-            times.append((time.perf_counter() - t0) * 1e3)
-        out.append({"name": case["name"], "times_ms": times,
-                    "median_ms": float(np.median(times)), "kept": keep.tolist()})
-    json.dump({"torch": torch.__version__, "torchvision": torchvision.__version__,
-               "threads": torch.get_num_threads(), "results": out}, sys.stdout)
+            torchvision.ops.nms(boxes, scores, iou)
+            print(f"{(time.perf_counter() - t0) * 1e3:.6f}", flush=True)
+        elif cmd == "keep":
+            print(json.dumps(torchvision.ops.nms(boxes, scores, iou).tolist()), flush=True)
 
 
 if __name__ == "__main__":
