@@ -44,12 +44,15 @@ test('an undeclared entity is an error naming the object and field; numeric refe
   assert.equal(parseVocXml(variant('<name>Nucleoli</name>', '<name>&#78;&#x75;cleoli</name>'), 'f.xml').annotation!.objects[0]!.name, 'Nucleoli');
 });
 
-const fileLevel: [string, string, string, RegExp][] = [
-  ['not XML', 'just text, no tags <', '', /not well-formed XML/],
-  ['unclosed tag', '<annotation><filename>a.jpg</annotation>', '', /not well-formed XML \(line 1/],
-  ['wrong root', '<voc><filename>a.jpg</filename></voc>', '', /root element must be <annotation>, found <voc>/],
+const fileLevel: [string, string, RegExp][] = [
+  ['not XML', 'just text, no tags <', /not well-formed XML/],
+  ['unclosed tag', '<annotation><filename>a.jpg</annotation>', /not well-formed XML \(line 1/],
+  ['wrong root', '<voc><filename>a.jpg</filename></voc>', /root element must be <annotation>, found <voc>/],
+  ['two roots', '<annotation></annotation><annotation></annotation>', /root element|not well-formed/],
+  ['text where elements belong', fixtureText.replace(/<size>[\s\S]*<\/size>/, '<size>640x480</size>'), /expected child elements, found text '640x480'/],
+  ['empty root', '<annotation></annotation>', /missing/],
 ];
-for (const [what, text, , pattern] of fileLevel) {
+for (const [what, text, pattern] of fileLevel) {
   test(`file-level error: ${what}`, () => {
     const r = parseVocXml(text, 'bad.xml');
     assert.equal(r.annotation, undefined);

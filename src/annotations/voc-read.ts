@@ -95,7 +95,8 @@ function requiredText(node: XmlNode, key: string, field: string): string {
 function element(node: XmlNode, key: string, field: string): XmlNode | undefined {
   const v = child(node, key, field);
   if (v === undefined) return undefined;
-  if (typeof v !== 'object' || v === null) throw new FieldError(field, `expected child elements, found text`);
+  if (v === '') return {}; // an empty element: its children are reported as missing one by one
+  if (typeof v !== 'object' || v === null) throw new FieldError(field, `expected child elements, found text '${String(v)}'`);
   return v as XmlNode;
 }
 
