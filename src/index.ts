@@ -5,6 +5,7 @@
 export { Rng } from './util/rng.js';
 export { writeFileAtomic } from './util/atomic.js';
 export { Progress } from './util/progress.js';
+export { runDemo, type DemoOptions, type DemoResult } from './demo/pipeline.js';
 export * from './hpa/merge-api.js';
 export * from './annotations/index.js';
 export * from './hpa/labels.js';

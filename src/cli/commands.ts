@@ -9,9 +9,11 @@ import { mergeCommand } from './commands/merge.js';
 import { labelsCommand } from './commands/labels.js';
 import { showCommand } from './commands/show.js';
 import { synthCommand } from './commands/synth.js';
+import { demoCommand } from './commands/demo.js';
 
 // Add new commands here: one import above, one entry below.
 export const commands: CommandModule<any, any>[] = [
+  demoCommand,
   infoCommand,
   annotationsCommand,
   mergeCommand,
