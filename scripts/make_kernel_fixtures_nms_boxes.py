@@ -3,7 +3,10 @@
 results (Debian's python3-torchvision at /usr/bin/python3, offline) on seeded random and
 adversarial inputs, for test/{nms,boxes,anchors,matcher}.test.ts.
 
-    /usr/bin/python3 scripts/make_kernel_fixtures_nms_boxes.py
+    /usr/bin/python3 scripts/make_kernel_fixtures_nms_boxes.py [--out DIR]
+
+(--out writes elsewhere; test/nms-fixtures.test.ts uses it to check that the committed fixtures
+are exactly what this script makes.)
 
 Floats are float32 values written as the exact decimal of their double (read back with
 Math.fround they are bit-identical); NaN is written as null. Scores are distinct wherever the
@@ -265,7 +268,10 @@ def matcher_fixtures(g):
 def main() -> None:
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(20240603)
-    os.makedirs(OUT, exist_ok=True)
+    out_dir = OUT
+    if "--out" in sys.argv:
+        out_dir = sys.argv[sys.argv.index("--out") + 1]
+    os.makedirs(out_dir, exist_ok=True)
     meta = {"torch": torch.__version__, "torchvision": torchvision.__version__,
             "script": "scripts/make_kernel_fixtures_nms_boxes.py"}
     files = {
@@ -275,7 +281,7 @@ def main() -> None:
         "matcher_torchvision.json": {"cases": matcher_fixtures(g)},
     }
     for name, data in files.items():
-        path = os.path.join(OUT, name)
+        path = os.path.join(out_dir, name)
         with open(path, "w") as f:
             json.dump({"meta": meta, **data}, f, separators=(",", ":"), allow_nan=False)
         print(f"{path}: {os.path.getsize(path)} bytes", file=sys.stderr)
