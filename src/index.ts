@@ -30,3 +30,4 @@ export * from './synth/index.js';
 export * from './train/schedule.js';
 export * from './train/checkpoint.js';
 export * from './train/loss-log.js';
+export * from './io/half.js';
