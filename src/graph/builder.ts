@@ -42,6 +42,8 @@ class GraphStore {
   initializers = new Map<string, Initializer>();
   /** Values whose content is known while building (e.g. Shape of a static value). */
   known = new Map<string, Tensor>();
+  /** Outputs of Shape(x) → x's (possibly symbolic) shape, so Reshape/Expand keep symbolic dims. */
+  shapeContent = new Map<string, Shape>();
   /** Every name handed out (values and nodes) and the next suffix per base name. */
   used = new Set<string>();
   counters = new Map<string, number>();
@@ -263,6 +265,7 @@ export class GraphBuilder {
     this.store.nodes.push(node);
     const folded = foldConstant(node, inVals, (n) => this.constantValue(n));
     if (folded) this.store.known.set(outNames[0]!, folded);
+    if (opType === 'Shape' && inVals[0]?.shape && Object.keys(typedAttrs).length === 0) this.store.shapeContent.set(outNames[0]!, inVals[0].shape);
     return outs;
   }
 
@@ -299,6 +302,7 @@ export class GraphBuilder {
     s.outputs = [...src.outputs];
     s.initializers = new Map([...src.initializers].map(([k, v]) => [k, { ...v }]));
     s.known = new Map(src.known);
+    s.shapeContent = new Map(src.shapeContent);
     s.used = new Set(src.used);
     s.counters = new Map(src.counters);
     s.nodeNames = new Set(src.nodeNames);
@@ -330,7 +334,7 @@ export class GraphBuilder {
 
   private infer(node: Node, inVals: (Value | undefined)[], lenient: boolean): { dtype: DType; shape?: Shape }[] {
     try {
-      return inferNode(node, inVals, (n) => this.constantValue(n));
+      return inferNode(node, inVals, (n) => this.constantValue(n), (n) => this.store.shapeContent.get(n));
     } catch (err) {
       if (!lenient) throw err;
       return node.outputs.map(() => ({ dtype: inVals.find((v) => v)?.dtype ?? 'float32', shape: undefined }));

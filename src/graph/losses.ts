@@ -39,7 +39,9 @@ export interface CrossEntropyOptions {
 /**
  * torch.nn.functional.cross_entropy over logits [N, C] and int64 class targets [N]: with
  * per-sample weight w_n = weight[t_n]·[t_n ≠ ignore], the loss is −Σ w_n·log softmax(x_n)[t_n],
- * divided by Σ w_n for 'mean' (NaN when every target is ignored, as torch).
+ * divided by Σ w_n for 'mean' (NaN when every target is ignored, as torch). Unlike torch, a
+ * target outside [0, C) other than the ignore index is not an error (a graph cannot raise): it
+ * picks no class and adds 0 to the loss while still counting in Σ w_n. Validate labels upstream.
  */
 export function softmaxCrossEntropy(g: GraphBuilder, logits: ValueRef, targets: ValueRef, o: CrossEntropyOptions = {}): Value {
   const x = g.value(logits);

@@ -15,6 +15,8 @@ export interface InferredType {
 }
 
 type ConstOf = (name: string) => Tensor | undefined;
+/** Symbolic content of a shape vector: for Shape(x) outputs, x's (partial) shape. */
+type ShapeContentOf = (name: string) => Shape | undefined;
 
 const UNARY_SAME = new Set([
   'Identity', 'Relu', 'Sigmoid', 'Tanh', 'Exp', 'Log', 'Sqrt', 'Neg', 'Abs', 'Sign', 'Reciprocal',
@@ -25,8 +27,8 @@ const BINARY_BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min
 const COMPARISON = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual']);
 
 /** Infer output types of `node`; `inputs` are undefined for omitted optional inputs. */
-export function inferNode(node: Node, inputs: (Value | undefined)[], constOf: ConstOf): InferredType[] {
-  const ctx = new Ctx(node, inputs, constOf);
+export function inferNode(node: Node, inputs: (Value | undefined)[], constOf: ConstOf, shapeContentOf: ShapeContentOf = () => undefined): InferredType[] {
+  const ctx = new Ctx(node, inputs, constOf, shapeContentOf);
   const op = node.opType;
   if (node.domain !== '') return [{ dtype: ctx.in(0).dtype, shape: undefined }];
   if (UNARY_SAME.has(op)) return [{ dtype: ctx.in(0).dtype, shape: ctx.in(0).shape }];
@@ -44,7 +46,14 @@ class Ctx {
     readonly node: Node,
     readonly inputs: (Value | undefined)[],
     readonly constOf: ConstOf,
+    readonly shapeContentOf: ShapeContentOf,
   ) {}
+  /** Dims held by shape-vector input i: constant content, or the shape a Shape op read. */
+  dimsOf(i: number): Dim[] | undefined {
+    const v = this.inputs[i];
+    if (!v) return undefined;
+    return this.ints(i) ?? this.shapeContentOf(v.name);
+  }
   get attrs(): Record<string, Attr> {
     return this.node.attrs;
   }
@@ -156,11 +165,11 @@ const RULES: Record<string, Rule> = {
   ConstantOfShape: (c) => {
     const a = c.attrs['value'];
     const dtype = a?.type === 'tensor' ? a.value.dtype : 'float32';
-    const dims = c.ints(0);
+    const dims = c.dimsOf(0);
     return [{ dtype, shape: dims ?? (c.in(0).shape?.[0] !== undefined && typeof c.in(0).shape![0] === 'number' ? new Array(c.in(0).shape![0] as number).fill(null) : undefined) }];
   },
   Expand: (c) => {
-    const dims = c.ints(1);
+    const dims = c.dimsOf(1);
     const x = c.in(0);
     return [{ dtype: x.dtype, shape: dims && x.shape ? broadcast(x.shape, dims, c) : undefined }];
   },
@@ -249,6 +258,8 @@ const RULES: Record<string, Rule> = {
   },
   Reshape: (c) => {
     const x = c.in(0);
+    const symbolic = c.ints(1) ? undefined : c.shapeContentOf(c.in(1).name);
+    if (symbolic) return [{ dtype: x.dtype, shape: symbolic }];
     const dims = c.ints(1);
     if (!dims) {
       const r = c.in(1).shape?.[0];
@@ -422,6 +433,7 @@ function normAxisIncl(axis: number, rank: number, ctx: Ctx): number {
 }
 
 function prod(dims: Dim[]): Dim {
+  if (dims.length === 1) return dims[0]!; // keeps a symbolic batch dim through Flatten
   let p = 1;
   for (const d of dims) {
     if (typeof d !== 'number') return null;

@@ -94,9 +94,9 @@ function conv(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[]
   const geo = geometry(c, w);
   const xd = x.shape ?? c.fail(`rank of ${x.name} is unknown`);
   const [cin, h, wdt] = [xd[1], xd[2], xd[3]].map((d) => (typeof d === 'number' ? d : c.fail(`channels and spatial size of ${x.name} must be static, got [${xd}]`))) as [number, number, number];
-  const yd = c.staticDims(c.y(0), 'the Conv gradient').length === 4 ? (c.y(0).shape as number[]) : c.fail('bad output');
+  const yd = c.y(0).shape;
+  const [oh, ow] = [yd?.[2], yd?.[3]].map((d) => (typeof d === 'number' ? d : c.fail(`spatial size of output ${c.y(0).name} must be static`))) as [number, number];
   const [o, cg, kh, kw] = c.staticDims(w, 'the Conv gradient') as [number, number, number, number];
-  const [oh, ow] = [yd[2]!, yd[3]!];
   const { strides: s, dilations: d, pads: p, group: g } = geo;
   let dx: Value | undefined;
   const flippedPads = [0, 1, 2, 3].map((i) => d[i % 2]! * ((i % 2 === 0 ? kh : kw) - 1) - p[i]!);
@@ -129,14 +129,16 @@ function convTranspose(c: GradContext, dys: (Value | undefined)[]): (Value | und
   const x = c.x(0);
   const w = c.x(1);
   const geo = geometry(c, w);
-  const xd = c.staticDims(x, 'the ConvTranspose gradient');
+  const xd = x.shape ?? c.fail(`rank of ${x.name} is unknown`);
+  if (typeof xd[2] !== 'number' || typeof xd[3] !== 'number') c.fail(`spatial size of ${x.name} must be static`);
   const [cin, coutG, kh, kw] = c.staticDims(w, 'the ConvTranspose gradient') as [number, number, number, number];
   const { strides: s, dilations: d, pads: p, group: g } = geo;
   const dx = c.needs(0) ? c.op('Conv', [dy, w], { strides: s, pads: p, dilations: d, group: g, kernel_shape: [kh, kw] }) : undefined;
   let dw: Value | undefined;
   if (c.needs(1)) {
-    const col = im2col(c, dy, geo, [xd[2]!, xd[3]!]);
-    const prod = groupedProduct(c, x, col, xd[0]!, g, cin / g, coutG, kh * kw, xd[2]! * xd[3]!);
+    const [h, wdt] = [xd[2] as number, xd[3] as number];
+    const col = im2col(c, dy, geo, [h, wdt]);
+    const prod = groupedProduct(c, x, col, typeof xd[0] === 'number' ? xd[0] : null, g, cin / g, coutG, kh * kw, h * wdt);
     dw = c.op('Reshape', [prod, c.ints([cin, coutG, kh, kw])]);
   }
   const db = c.hasInput(2) && c.needs(2) ? c.op('ReduceSum', [dy, c.ints([0, 2, 3])], { keepdims: 0 }) : undefined;
