@@ -110,33 +110,18 @@ float FloatAtMost(double t) {
 
 struct Cand {  // a box in score order
   float x1, y1, x2, y2, area;
-  int32_t cls;
-  int32_t index;  // original index
 };
 
-// torchvision's float IoU test for kept box j and candidate c.
-inline bool Suppresses(float jx1, float jy1, float jx2, float jy2, float jarea, const Cand& c,
-                       float thr) {
-  float xx1 = std::max(jx1, c.x1);
-  float yy1 = std::max(jy1, c.y1);
-  float xx2 = std::min(jx2, c.x2);
-  float yy2 = std::min(jy2, c.y2);
-  float w = std::max(0.0f, xx2 - xx1);
-  float h = std::max(0.0f, yy2 - yy1);
-  float inter = w * h;
-  float ovr = inter / ((jarea + c.area) - inter);  // built without FMA contraction (see top)
-  return ovr > thr;
-}
-
-// Whether any kept box in [s, e) of the bucket arrays suppresses the candidate (branch-free so
-// that it vectorizes; an AVX2 clone is picked at load time where the CPU has it).
 constexpr int kBlock = 8;
 
 struct Buckets {
   std::vector<float> x1, y1, x2, y2, area;
-  std::vector<int32_t> cls, kept;  // kept: 1 once the box is kept (0 before, or suppressed)
+  std::vector<int32_t> kept;  // 1 once the box is kept (0 before, or suppressed)
 };
 
+// Whether any kept box in [s, e) of the bucket arrays suppresses the candidate, with
+// torchvision's float IoU (branch-free so that it vectorizes; an AVX2 clone, without FMA, is
+// picked at load time where the CPU has it).
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
@@ -167,37 +152,6 @@ int ScanSpan(const float* __restrict x1, const float* __restrict y1, const float
   return hit;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-int ScanSpanClass(const float* __restrict x1, const float* __restrict y1,
-                  const float* __restrict x2, const float* __restrict y2,
-                  const float* __restrict ar, const int32_t* __restrict kept,
-                  const int32_t* __restrict cls, int32_t s, int32_t e, float cx1, float cy1,
-                  float cx2, float cy2, float carea, int32_t ccls, float thr) {
-  // Whole blocks of kBlock (the arrays are padded with kBlock never-kept boxes at the end), so
-  // the compiler emits one vector body and no scalar tail; lanes at or past e are masked off.
-  int hit = 0;
-  for (int32_t j0 = s; j0 < e; j0 += kBlock) {
-    int32_t lanes[kBlock];
-    for (int i = 0; i < kBlock; ++i) {
-      const int32_t j = j0 + i;
-      float xx1 = std::max(x1[j], cx1);
-      float yy1 = std::max(y1[j], cy1);
-      float xx2 = std::min(x2[j], cx2);
-      float yy2 = std::min(y2[j], cy2);
-      float w = std::max(0.0f, xx2 - xx1);
-      float h = std::max(0.0f, yy2 - yy1);
-      float inter = w * h;
-      float ovr = inter / ((ar[j] + carea) - inter);
-      lanes[i] = kept[j] & static_cast<int32_t>(cls[j] == ccls) & static_cast<int32_t>(ovr > thr) & static_cast<int32_t>(j < e);
-    }
-    for (int i = 0; i < kBlock; ++i) hit |= lanes[i];
-    if (hit) break;
-  }
-  return hit;
-}
-
 // Valid boxes bucketed by size level, then by the grid cell of their (x1, y1) corner (row-major),
 // structure of arrays. A level holds boxes whose larger side lies in (e0*2^(l-1), e0*2^l]; its
 // cells are about half that size. A box j can intersect candidate c only if
@@ -220,44 +174,24 @@ struct Level {
   }
 };
 
-std::vector<int32_t> NmsKernel(const NmsParams& p) {
-  const int64_t n = p.n;
-  std::vector<int32_t> keep;
-  if (n == 0 || p.max_output == 0 || p.top_k == 0) return keep;
-  std::vector<int32_t> order = StableOrderDesc(p.scores, n);
-
-  // Per-class top-k (batched): keep the first top_k of each class in score order.
-  if (p.classes && p.top_k > 0) {
-    std::vector<int32_t> uniq(p.classes, p.classes + n);
-    std::sort(uniq.begin(), uniq.end());
-    uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
-    std::vector<int64_t> taken(uniq.size(), 0);
-    std::vector<int32_t> filtered;
-    filtered.reserve(n);
-    for (int32_t idx : order) {
-      size_t c = std::lower_bound(uniq.begin(), uniq.end(), p.classes[idx]) - uniq.begin();
-      if (taken[c]++ < p.top_k) filtered.push_back(idx);
-    }
-    order.swap(filtered);
-  }
-  const int64_t m = static_cast<int64_t>(order.size());
-
+// The greedy pass over boxes[idx[0..m)] (idx in rank order): sets kept[k] for each kept
+// position k; stops once max_keep boxes are kept (max_keep < 0: no limit).
+void GreedyCore(const float* boxes, const int32_t* idx, int64_t m, float thr, int64_t max_keep,
+                uint8_t* kept_out) {
+  if (m == 0 || max_keep == 0) return;
   // Candidates in score order; extent statistics of the valid ones.
   std::vector<Cand> cand(m);
   std::vector<uint8_t> level_of(m, 0);
   double e0 = std::numeric_limits<double>::infinity();
   int64_t nvalid = 0;
   for (int64_t k = 0; k < m; ++k) {
-    const int32_t i = order[k];
-    const float* b = p.boxes + 4 * static_cast<int64_t>(i);
+    const float* b = boxes + 4 * static_cast<int64_t>(idx[k]);
     Cand& c = cand[k];
     c.x1 = b[0];
     c.y1 = b[1];
     c.x2 = b[2];
     c.y2 = b[3];
     c.area = (c.x2 - c.x1) * (c.y2 - c.y1);
-    c.cls = p.classes ? p.classes[i] : 0;
-    c.index = i;
     if (c.x2 > c.x1 && c.y2 > c.y1) {
       ++nvalid;
       e0 = std::min(e0, std::max(double(c.x2) - double(c.x1), double(c.y2) - double(c.y1)));
@@ -339,7 +273,6 @@ std::vector<int32_t> NmsKernel(const NmsParams& p) {
   bk.y2.assign(padded, 0.0f);
   bk.area.assign(padded, 0.0f);
   bk.kept.assign(padded, 0);
-  if (p.classes) bk.cls.assign(padded, 0);
   std::vector<int32_t> pos(m, -1);
   {
     std::vector<int32_t> fill[kLevels];
@@ -356,7 +289,6 @@ std::vector<int32_t> NmsKernel(const NmsParams& p) {
       bk.x2[q] = c.x2;
       bk.y2[q] = c.y2;
       bk.area[q] = c.area;
-      if (p.classes) bk.cls[q] = c.cls;
     }
   }
   int active[kLevels];
@@ -365,15 +297,13 @@ std::vector<int32_t> NmsKernel(const NmsParams& p) {
     if (levels[l].count) active[nactive++] = l;
   }
 
-  const float thr = FloatAtMost(p.iou_threshold);
-  const int64_t max_out = p.max_output < 0 ? m : p.max_output;
-  const bool batched = p.classes != nullptr;
-  keep.reserve(static_cast<size_t>(std::min(m, max_out)));
-
-  for (int64_t k = 0; k < m && static_cast<int64_t>(keep.size()) < max_out; ++k) {
+  const int64_t max_out = max_keep < 0 ? m : max_keep;
+  int64_t nkept = 0;
+  for (int64_t k = 0; k < m && nkept < max_out; ++k) {
     const Cand& c = cand[k];
     if (cell_of[k] < 0) {  // degenerate or inverted: zero intersection with every box
-      keep.push_back(c.index);
+      kept_out[k] = 1;
+      ++nkept;
       continue;
     }
     bool suppressed = false;
@@ -385,22 +315,68 @@ std::vector<int32_t> NmsKernel(const NmsParams& p) {
       for (int64_t cy = ya; cy <= yb; ++cy) {
         const int32_t s = st[cy * L.gw + xa], e = st[cy * L.gw + xb + 1];
         if (s == e) continue;
-        const int hit =
-            batched ? ScanSpanClass(bk.x1.data(), bk.y1.data(), bk.x2.data(), bk.y2.data(),
-                                    bk.area.data(), bk.kept.data(), bk.cls.data(), s, e, c.x1,
-                                    c.y1, c.x2, c.y2, c.area, c.cls, thr)
-                    : ScanSpan(bk.x1.data(), bk.y1.data(), bk.x2.data(), bk.y2.data(),
-                               bk.area.data(), bk.kept.data(), s, e, c.x1, c.y1, c.x2, c.y2,
-                               c.area, thr);
-        if (hit) {
+        if (ScanSpan(bk.x1.data(), bk.y1.data(), bk.x2.data(), bk.y2.data(), bk.area.data(),
+                     bk.kept.data(), s, e, c.x1, c.y1, c.x2, c.y2, c.area, thr)) {
           suppressed = true;
           break;
         }
       }
     }
     if (suppressed) continue;
-    keep.push_back(c.index);
+    kept_out[k] = 1;
+    ++nkept;
     bk.kept[pos[k]] = 1;
+  }
+}
+
+std::vector<int32_t> NmsKernel(const NmsParams& p) {
+  const int64_t n = p.n;
+  std::vector<int32_t> keep;
+  if (n == 0 || p.max_output == 0 || p.top_k == 0) return keep;
+  const std::vector<int32_t> order = StableOrderDesc(p.scores, n);
+  const float thr = FloatAtMost(p.iou_threshold);
+  std::vector<uint8_t> kept(n, 0);  // by rank
+  if (!p.classes) {
+    GreedyCore(p.boxes, order.data(), n, thr, p.max_output, kept.data());
+  } else {
+    // Per class: dense class ids, the members of each class in rank order (counting sort),
+    // cut to top_k, and one greedy pass each (classes never interact).
+    std::vector<int32_t> uniq(p.classes, p.classes + n);
+    std::sort(uniq.begin(), uniq.end());
+    uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
+    const size_t nc = uniq.size();
+    std::vector<int32_t> dense(n);
+    std::vector<int64_t> start(nc + 1, 0);
+    for (int64_t r = 0; r < n; ++r) {
+      const int32_t c = static_cast<int32_t>(
+          std::lower_bound(uniq.begin(), uniq.end(), p.classes[order[r]]) - uniq.begin());
+      dense[r] = c;
+      ++start[c + 1];
+    }
+    for (size_t c = 0; c < nc; ++c) start[c + 1] += start[c];
+    std::vector<int32_t> ranks(n), members(n);
+    {
+      std::vector<int64_t> fill(start.begin(), start.end() - 1);
+      for (int64_t r = 0; r < n; ++r) {
+        const int64_t q = fill[dense[r]]++;
+        ranks[q] = static_cast<int32_t>(r);
+        members[q] = order[r];
+      }
+    }
+    std::vector<uint8_t> flags;
+    for (size_t c = 0; c < nc; ++c) {
+      int64_t cnt = start[c + 1] - start[c];
+      if (p.top_k >= 0) cnt = std::min(cnt, p.top_k);
+      flags.assign(static_cast<size_t>(cnt), 0);
+      GreedyCore(p.boxes, members.data() + start[c], cnt, thr, p.max_output, flags.data());
+      for (int64_t q = 0; q < cnt; ++q) {
+        if (flags[q]) kept[ranks[start[c] + q]] = 1;
+      }
+    }
+  }
+  const int64_t max_out = p.max_output < 0 ? n : p.max_output;
+  for (int64_t r = 0; r < n && static_cast<int64_t>(keep.size()) < max_out; ++r) {
+    if (kept[r]) keep.push_back(order[r]);
   }
   return keep;
 }
