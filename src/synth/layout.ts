@@ -10,7 +10,7 @@
 import type { Rng } from '../util/rng.js';
 import type { SynthParams } from './params.js';
 import { planCell, placeShapes, type CellPlan, type PlacedShapes } from './cell.js';
-import { dilate, hitsBitmap, intersectionArea, overlapWithShape, paintInto, rasterize, touches, type Mask } from './mask.js';
+import { hitsBitmap, intersectionArea, overlapWithShape, paintDilated, rasterize, touches, type Mask } from './mask.js';
 import { shapeArea } from './shape.js';
 
 /** How a placed cell relates to its neighbours. */
@@ -54,14 +54,32 @@ class Canvas {
     this.halo = new Uint8Array(width * height);
   }
 
+  /**
+   * Cheap rejection before any raster: the nucleus must lie inside the image (2 px margin) and no
+   * point well inside the outline (rings at 40% and 90% of the radius) may fall in another
+   * cluster's halo. Most random positions in a crowded image fail here.
+   */
+  private quickReject(shapes: PlacedShapes): boolean {
+    const n = shapes.nucleus;
+    if (n.cx - n.rMax < 2 || n.cy - n.rMax < 2 || n.cx + n.rMax > this.width - 2 || n.cy + n.rMax > this.height - 2) return true;
+    const c = shapes.cell;
+    const steps = c.radii.length;
+    for (const ring of [0.4, 0.9]) {
+      for (let i = 0; i < steps; i += 4) {
+        const t = (2 * Math.PI * i) / steps;
+        const x = Math.floor(c.cx + ring * c.radii[i]! * Math.cos(t));
+        const y = Math.floor(c.cy + ring * c.radii[i]! * Math.sin(t));
+        if (x >= 0 && y >= 0 && x < this.width && y < this.height && this.halo[y * this.width + x]) return true;
+      }
+    }
+    return false;
+  }
+
   /** Rasterize a cell at (cx, cy) and check it against the image bounds and the other clusters. */
   tryCell(plan: CellPlan, cx: number, cy: number): PlacedCell | null {
     const shapes = placeShapes(plan, cx, cy);
-    const nucleus = rasterize(shapes.nucleus, this.width, this.height);
     // Nuclei stay fully inside the image (with a small margin), so every labelled cell shows its nucleus.
-    if (nucleus.outsideArea > 0) return null;
-    const n = shapes.nucleus;
-    if (n.cx - n.rMax < 2 || n.cy - n.rMax < 2 || n.cx + n.rMax > this.width - 2 || n.cy + n.rMax > this.height - 2) return null;
+    if (this.quickReject(shapes)) return null;
     const cell = rasterize(shapes.cell, this.width, this.height);
     const total = cell.mask.area + cell.outsideArea;
     if (cell.mask.area === 0 || cell.outsideArea > this.p.maxOutsideFraction * total) return null;
@@ -70,7 +88,7 @@ class Canvas {
       ...shapes,
       plan,
       mask: cell.mask,
-      nucleusMask: nucleus.mask,
+      nucleusMask: rasterize(shapes.nucleus, this.width, this.height).mask,
       truncated: cell.outsideArea > 0,
       relation: 'isolated',
     };
@@ -86,7 +104,7 @@ class Canvas {
 
   accept(cluster: PlacedCell[]): void {
     for (const c of cluster) {
-      paintInto(this.halo, this.width, dilate(c.mask, this.p.isolationGap, this.width, this.height));
+      paintDilated(this.halo, this.width, this.height, c.mask, this.p.isolationGap);
       this.cells.push(c);
     }
   }
@@ -115,7 +133,7 @@ class Canvas {
     if (!placed) return null;
     const shared = intersectionArea(first.mask, placed.mask);
     if (kind === 'touch') {
-      if (!touches(first.mask, placed.mask, this.width, this.height)) return null;
+      if (!touches(first.mask, placed.mask)) return null;
     } else {
       const fraction = shared / minArea(placed.mask);
       if (shared === 0 || fraction < this.p.overlap[0] || fraction > this.p.overlap[1]) return null;

@@ -36,10 +36,28 @@ export function rasterize(shape: StarShape, width: number, height: number): Rast
   const data = new Uint8Array(w * h);
   let area = 0;
   let outsideArea = 0;
+  // The inside test of shape.ts `contains`, inlined: this loop runs for every candidate position,
+  // and a call per pixel would box its float arguments.
+  const { cx, cy, radii, rMin, rMax } = shape;
+  const n = radii.length;
+  const toIndex = n / (2 * Math.PI);
+  const rMin2 = rMin * rMin;
+  const rMax2 = rMax * rMax;
   for (let y = fy0; y < fy1; y++) {
     const rowInside = y >= 0 && y < height;
+    const dy = y + 0.5 - cy;
     for (let x = fx0; x < fx1; x++) {
-      if (!contains(shape, x + 0.5, y + 0.5)) continue;
+      const dx = x + 0.5 - cx;
+      const d2 = dx * dx + dy * dy;
+      if (d2 >= rMax2) continue;
+      if (d2 >= rMin2) {
+        let f = Math.atan2(dy, dx) * toIndex;
+        if (f < 0) f += n;
+        const i = Math.floor(f);
+        const t = f - i;
+        const r = radii[i % n]! * (1 - t) + radii[(i + 1) % n]! * t;
+        if (d2 >= r * r) continue;
+      }
       if (rowInside && x >= 0 && x < width) {
         data[(y - y0) * w + (x - x0)] = 1;
         area++;
@@ -85,47 +103,50 @@ export function intersectionArea(a: Mask, b: Mask): number {
   return n;
 }
 
-/**
- * The mask grown by `r` pixels in every direction (a (2r+1)² square: Chebyshev distance ≤ r),
- * clipped to the width×height image.
- */
-export function dilate(m: Mask, r: number, width: number, height: number): Mask {
-  const x0 = Math.max(0, m.x0 - r);
-  const y0 = Math.max(0, m.y0 - r);
-  const w = Math.min(width, m.x0 + m.w + r) - x0;
-  const h = Math.min(height, m.y0 + m.h + r) - y0;
-  // Separable max filter: rows of the source into `rows`, then columns into `out`.
-  const rows = new Uint8Array(w * m.h);
-  for (let y = 0; y < m.h; y++) {
-    for (let x = 0; x < m.w; x++) {
-      if (!m.data[y * m.w + x]) continue;
-      const gx = m.x0 + x - x0;
-      const lo = Math.max(0, gx - r);
-      const hi = Math.min(w - 1, gx + r);
-      rows.fill(1, y * w + lo, y * w + hi + 1);
-    }
-  }
-  const data = new Uint8Array(w * h);
-  let area = 0;
-  for (let y = 0; y < h; y++) {
-    const gy = y0 + y;
-    const lo = Math.max(0, gy - r - m.y0);
-    const hi = Math.min(m.h - 1, gy + r - m.y0);
-    for (let x = 0; x < w; x++) {
-      let v = 0;
-      for (let sy = lo; sy <= hi && !v; sy++) v = rows[sy * w + x]!;
-      if (v) {
-        data[y * w + x] = 1;
-        area++;
-      }
-    }
-  }
-  return { x0, y0, w, h, data, area };
+/** Whether mask `m` has a set pixel at image coordinates (x, y). */
+function isSet(m: Mask, x: number, y: number): boolean {
+  const lx = x - m.x0;
+  const ly = y - m.y0;
+  return lx >= 0 && ly >= 0 && lx < m.w && ly < m.h && m.data[ly * m.w + lx] === 1;
 }
 
 /** Whether the masks share no pixel but some pixel of one is an 8-neighbour of a pixel of the other. */
-export function touches(a: Mask, b: Mask, width: number, height: number): boolean {
-  return intersectionArea(a, b) === 0 && intersectionArea(dilate(a, 1, width, height), b) > 0;
+export function touches(a: Mask, b: Mask): boolean {
+  if (intersectionArea(a, b) > 0) return false;
+  const x0 = Math.max(b.x0, a.x0 - 1);
+  const y0 = Math.max(b.y0, a.y0 - 1);
+  const x1 = Math.min(b.x0 + b.w, a.x0 + a.w + 1);
+  const y1 = Math.min(b.y0 + b.h, a.y0 + a.h + 1);
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      if (!b.data[(y - b.y0) * b.w + (x - b.x0)]) continue;
+      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (isSet(a, x + dx, y + dy)) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Set, in the full-image bitmap `target`, every pixel within Chebyshev distance r of a pixel of `m`
+ * (the dilated mask), row run by row run, without building the dilated mask.
+ */
+export function paintDilated(target: Uint8Array, width: number, height: number, m: Mask, r: number): void {
+  for (let y = 0; y < m.h; y++) {
+    let x = 0;
+    while (x < m.w) {
+      if (!m.data[y * m.w + x]) {
+        x++;
+        continue;
+      }
+      const start = x;
+      while (x < m.w && m.data[y * m.w + x]) x++;
+      const lo = Math.max(0, m.x0 + start - r);
+      const hi = Math.min(width, m.x0 + x + r);
+      const yLo = Math.max(0, m.y0 + y - r);
+      const yHi = Math.min(height - 1, m.y0 + y + r);
+      for (let ty = yLo; ty <= yHi; ty++) target.fill(1, ty * width + lo, ty * width + hi);
+    }
+  }
 }
 
 /** Tight bounding box of the set pixels as continuous coordinates [x1, x2)×[y1, y2), or null if empty. */
@@ -145,14 +166,6 @@ export function maskBox(m: Mask): { x1: number; y1: number; x2: number; y2: numb
   }
   if (x2 < 0) return null;
   return { x1: m.x0 + x1, y1: m.y0 + y1, x2: m.x0 + x2 + 1, y2: m.y0 + y2 + 1 };
-}
-
-/** Set every pixel of `m` in the full-image bitmap `target` (width wide). */
-export function paintInto(target: Uint8Array, width: number, m: Mask): void {
-  for (let y = 0; y < m.h; y++) {
-    const row = (m.y0 + y) * width + m.x0;
-    for (let x = 0; x < m.w; x++) if (m.data[y * m.w + x]) target[row + x] = 1;
-  }
 }
 
 /** Whether any pixel of `m` is set in the full-image bitmap `bitmap` (width wide). */

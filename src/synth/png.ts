@@ -1,8 +1,8 @@
 /**
- * A minimal 8-bit grayscale PNG encoder (node:zlib deflate, no row filters), for the generator's
- * channel and mask files. Measured on noisy synthetic channels it was faster than sharp's PNG
- * encoder (which tries every row filter) and its files were about 25% smaller; the output is a
- * plain, byte-stable PNG any decoder (sharp, PIL, LabelImg) reads.
+ * A minimal 8-bit grayscale PNG encoder (node:zlib deflate with the Z_RLE strategy, no row
+ * filters), for the generator's channel and mask files. Measured on noisy synthetic channels it
+ * was several times faster than sharp's PNG encoder (which tries every row filter) and its files
+ * were smaller; the output is a plain, byte-stable PNG any decoder (sharp, PIL, LabelImg) reads.
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -55,6 +55,8 @@ export async function encodeGrayPng(pixels: Uint8Array, width: number, height: n
   ihdr[8] = 8; // bit depth
   ihdr[9] = 0; // color type: grayscale
   // bytes 10-12: compression, filter method, interlace: all 0
-  const idat = await deflate(raw, { level });
+  // Run-length matching only (Z_RLE): as small as full LZ77 on these noisy channels and mostly-empty
+  // masks, and 3–4× faster.
+  const idat = await deflate(raw, { level, strategy: zlib.constants.Z_RLE });
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))]);
 }

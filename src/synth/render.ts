@@ -11,7 +11,7 @@ import type { Rng } from '../util/rng.js';
 import type { SynthParams } from './params.js';
 import type { PlacedCell } from './layout.js';
 import { contains, radiusAt } from './shape.js';
-import { granularNoise, ridgeNoise } from './texture.js';
+import { fillTexture, granularField, type Granular } from './texture.js';
 
 /** The four channels of one image, row-major gray levels (float, not yet clamped). */
 export interface Channels {
@@ -23,9 +23,9 @@ export interface Channels {
 
 /** Per-image textures shared by all cells (each cell sees a different part of them). */
 interface Textures {
-  chromatin: Float32Array;
-  reticulum: Float32Array;
-  granules: Float32Array;
+  chromatin: Granular;
+  reticulum: Granular;
+  granules: Granular;
 }
 
 /** Per-cell gains of each channel. */
@@ -83,6 +83,13 @@ function paintCellBody(ch: Channels, width: number, cell: PlacedCell, tex: Textu
   const c = cell.cell;
   const n = cell.nucleus;
   const erDecay = 0.3 * plan.diameter;
+  const cn = c.radii.length;
+  const nn = n.radii.length;
+  const cScale = cn / (2 * Math.PI);
+  const nScale = nn / (2 * Math.PI);
+  const chromatinTex = fillTexture(tex.chromatin, 'granular', mask.x0, mask.y0, mask.w, mask.h);
+  const granuleTex = fillTexture(tex.granules, 'granular', mask.x0, mask.y0, mask.w, mask.h);
+  const reticulumTex = fillTexture(tex.reticulum, 'reticular', mask.x0, mask.y0, mask.w, mask.h);
   for (let my = 0; my < mask.h; my++) {
     const y = mask.y0 + my;
     const py = y + 0.5;
@@ -95,16 +102,26 @@ function paintCellBody(ch: Channels, width: number, cell: PlacedCell, tex: Textu
       const dx = px - c.cx;
       const dy = py - c.cy;
       const d = Math.sqrt(dx * dx + dy * dy);
-      const edge = Math.max(0, radiusAt(c, Math.atan2(dy, dx)) - d);
+      // radiusAt(), inlined (hot loop: a call would box its float result).
+      let fc = Math.atan2(dy, dx) * cScale;
+      if (fc < 0) fc += cn;
+      const ic = Math.floor(fc);
+      const rc = c.radii[ic % cn]! * (1 - (fc - ic)) + c.radii[(ic + 1) % cn]! * (fc - ic);
+      const edge = Math.max(0, rc - d);
       // Signed distance to the nucleus edge along its own ray (negative inside).
       const nx = px - n.cx;
       const ny = py - n.cy;
       const dn = Math.sqrt(nx * nx + ny * ny);
-      const nucEdge = dn - radiusAt(n, Math.atan2(ny, nx));
+      let fn = Math.atan2(ny, nx) * nScale;
+      if (fn < 0) fn += nn;
+      const inn = Math.floor(fn);
+      const rn = n.radii[inn % nn]! * (1 - (fn - inn)) + n.radii[(inn + 1) % nn]! * (fn - inn);
+      const nucEdge = dn - rn;
       const inNucleus = Math.min(1, Math.max(0, 0.5 - nucEdge / 1.5));
       const cyto = 1 - inNucleus;
-      const chromatin = tex.chromatin[i]!;
-      const granules = tex.granules[i]!;
+      const local = my * mask.w + mx;
+      const chromatin = chromatinTex[local]!;
+      const granules = granuleTex[local]!;
 
       ch.blue[i] += s * 0.95 * g.blue * inNucleus * (0.65 + 0.35 * chromatin);
 
@@ -113,7 +130,7 @@ function paintCellBody(ch: Channels, width: number, cell: PlacedCell, tex: Textu
 
       const perinuclear = Math.exp(-Math.max(0, nucEdge) / erDecay);
       const fadeAtEdge = Math.min(1, edge / 4);
-      ch.yellow[i] += s * g.yellow * (0.25 + 0.75 * perinuclear) * fadeAtEdge * cyto * (0.1 + 0.9 * tex.reticulum[i]!);
+      ch.yellow[i] += s * g.yellow * (0.25 + 0.75 * perinuclear) * fadeAtEdge * cyto * (0.1 + 0.9 * reticulumTex[local]!);
 
       switch (plan.pattern) {
         case 'nucleoli':
@@ -204,9 +221,10 @@ export function renderCells(rng: Rng, cells: PlacedCell[], width: number, height
     yellow: new Float32Array(size),
   };
   const tex: Textures = {
-    chromatin: granularNoise(rng, width, height, 5),
-    reticulum: ridgeNoise(rng, width, height, 9),
-    granules: granularNoise(rng, width, height, 4),
+    chromatin: granularField(rng, width, height, 5),
+    // The reticular octaves: 6 px and 2.7× that (ridges of the first dominate).
+    reticulum: granularField(rng, width, height, 6),
+    granules: granularField(rng, width, height, 4),
   };
   const s = p.signalLevel;
   const v = p.cellIntensityVariation;
