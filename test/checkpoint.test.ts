@@ -2,7 +2,7 @@
 // the same sequence), validation naming tensors and fields, corruption detection, atomic save.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { promises as fs, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { promises as fs, appendFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -21,6 +21,8 @@ import {
 import { readSafetensors, writeSafetensors, SafetensorsError } from '../src/io/safetensors.js';
 import { bytesOf, type HostTensor } from '../src/io/tensor.js';
 import { Rng } from '../src/util/rng.js';
+import { spawnSync } from 'node:child_process';
+import { runToy } from './fixtures/train/toy-trainer.js';
 
 function tmp(): string {
   return mkdtempSync(path.join(tmpdir(), 'ckpt-'));
@@ -226,4 +228,30 @@ test('a failing write leaves the previous checkpoint intact and no temp file', a
   assert.deepEqual(readFileSync(file), before);
   assert.deepEqual(readdirSync(dir), [CHECKPOINT_FILE]);
   assert.equal((await loadCheckpoint(file)).step, 7);
+});
+
+test('train 20 steps = train 14, resume from the step-12 checkpoint in a fresh process, train to 20', async () => {
+  const straight = tmp();
+  await runToy({ dir: straight, stopAt: 20 });
+  const interrupted = tmp();
+  // Checkpoint mid-epoch (5 steps per epoch) at 12; steps 13 and 14 run and are logged, then the
+  // process "dies": they are lost and must be redone identically.
+  await runToy({ dir: interrupted, stopAt: 14, saveAt: 12 });
+  appendFileSync(path.join(interrupted, 'loss.csv'), '15,2,0.04'); // a line cut short by the kill
+  const toy = new URL('./fixtures/train/toy-trainer.js', import.meta.url).href;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', `import { runToy } from ${JSON.stringify(toy)}; await runToy({ dir: ${JSON.stringify(interrupted)}, stopAt: 20, resume: true });`], { encoding: 'utf8' });
+  assert.equal(child.status, 0, child.stderr);
+
+  const a = await loadCheckpoint(path.join(straight, CHECKPOINT_FILE));
+  const b = await loadCheckpoint(path.join(interrupted, CHECKPOINT_FILE));
+  assert.equal(b.step, 20);
+  assert.deepEqual(b.rng, a.rng);
+  for (const [name, t] of a.params) {
+    assert.equal(hex(b.params.get(name)!), hex(t), name);
+    for (const [slot, s] of Object.entries(a.optimState.get(name)!)) assert.equal(hex(b.optimState.get(name)![slot]!), hex(s), `${name}/${slot}`);
+  }
+  assert.equal(readFileSync(path.join(interrupted, 'loss.csv'), 'utf8'), readFileSync(path.join(straight, 'loss.csv'), 'utf8'));
+  // And training did something: the loss went down.
+  const lines = readFileSync(path.join(straight, 'loss.csv'), 'utf8').trim().split('\n');
+  assert.ok(Number(lines.at(-1)!.split(',')[3]) < Number(lines[1]!.split(',')[3]));
 });
