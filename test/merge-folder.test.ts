@@ -3,9 +3,10 @@
 // redoes a corrupt one; --size, --max-pixels and usage errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync, readdirSync, truncateSync } from 'node:fs';
 import os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import sharp from 'sharp';
 import { fixturesDir, repoRoot } from './helpers.js';
@@ -132,4 +133,33 @@ test('usage errors exit 2: bad --size, missing input folder, unknown mode', () =
   const ok = runCli([setsDir, out, '--size', '16']);
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /merged 6/);
+});
+
+test('a kill mid-run leaves only complete PNGs (plus temp files the next run removes)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-merge-in-'));
+  // noise compresses slowly: each 768² set takes long enough to be killed while writing
+  const noise = () => sharp(randomBytes(768 * 768), { raw: { width: 768, height: 768, channels: 1 } }).png({ compressionLevel: 0 });
+  for (let s = 0; s < 6; s++) for (const c of CH) await noise().toFile(path.join(dir, `n${s}_${c}.png`));
+  const out = mkdtempSync(path.join(os.tmpdir(), 'hpa-merge-out-'));
+  const child = spawn(process.execPath, [bin, 'merge', dir, out, '--concurrency', '2'], { stdio: 'ignore' });
+  const exited = new Promise((r) => child.on('exit', r));
+  // kill it the moment a PNG is being written (a temp file exists): the worst moment
+  let caughtMidWrite = false;
+  const deadline = Date.now() + 20_000;
+  while (!caughtMidWrite && child.exitCode === null && Date.now() < deadline) {
+    caughtMidWrite = readdirSync(out).some((n) => n.startsWith(TEMP_PREFIX));
+    if (!caughtMidWrite) await new Promise((r) => setTimeout(r, 2));
+  }
+  child.kill('SIGKILL');
+  await exited;
+  assert.ok(caughtMidWrite, 'the run was killed while a PNG was being written');
+  for (const name of readdirSync(out)) {
+    if (name.startsWith(TEMP_PREFIX)) continue;
+    const { info } = await sharp(path.join(out, name)).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height], [768, 768], name);
+  }
+  const rest = await mergeFolder(dir, out, { progress: false });
+  assert.equal(rest.failed, 0);
+  assert.equal(rest.merged + rest.skipped, 6);
+  assert.deepEqual(readdirSync(out).filter((n) => n.startsWith(TEMP_PREFIX)), []);
 });
