@@ -9,7 +9,7 @@
  * ConvTranspose: the input gradient is a Conv of dY; the weight gradient is im2col of dY times X.
  */
 import { attrInt, attrInts, attrString } from '../attributes.js';
-import type { Value } from '../values.js';
+import { type Value, tensor } from '../values.js';
 import type { GradContext, GradRule } from './context.js';
 
 interface Geometry {
@@ -73,6 +73,13 @@ function groupedProduct(c: GradContext, a: Value, col: Value, n: number | null, 
   return c.op('ReduceSum', [prod, c.ints([0])], { keepdims: 0 });
 }
 
+/**
+ * Below this many output pixels the weight transform (a Transpose costing ~20 ns per weight
+ * element in onnxruntime, vs ~0.3 ns per multiply-add in Conv) outweighs the flipped Conv's gain
+ * over ConvTranspose, so small feature maps (ResNet layer4) keep ConvTranspose.
+ */
+const FLIPPED_CONV_MIN_PIXELS = 1024;
+
 /** W [O, C/g, kh, kw] → [C, O/g, kh, kw] transposed within each group and flipped spatially. */
 function flipTranspose(c: GradContext, w: Value, g: number): Value {
   const [o, cg, kh, kw] = c.staticDims(w, 'the Conv gradient') as [number, number, number, number];
@@ -83,7 +90,15 @@ function flipTranspose(c: GradContext, w: Value, g: number): Value {
     const five = c.op('Reshape', [w, c.ints([g, o / g, cg, kh, kw])]);
     t = c.op('Reshape', [c.op('Transpose', [five], { perm: [0, 2, 1, 3, 4] }), c.ints([g * cg, o / g, kh, kw])]);
   }
-  return c.op('Slice', [t, c.ints([-1, -1]), c.ints([-(kh + 1), -(kw + 1)]), c.ints([2, 3]), c.ints([-1, -1])]);
+  // Spatial flip as a product with the kh·kw anti-identity: onnxruntime's negative-step Slice
+  // took ~50 ns per element (115 ms for a 512×512×3×3 weight), the MatMul a few ms.
+  const k = kh * kw;
+  const anti = new Float32Array(k * k);
+  for (let i = 0; i < k; i++) anti[i * k + (k - 1 - i)] = 1;
+  const antiT = w.dtype === 'float64' ? Float64Array.from(anti) : anti;
+  const flat = c.op('Reshape', [t, c.ints([-1, k])]);
+  const flipped = c.op('MatMul', [flat, c.g.constant(tensor(antiT, [k, k], w.dtype), 'grad_flip')]);
+  return c.op('Reshape', [flipped, c.shapeOf(t)]);
 }
 
 /** Conv: dX by ConvTranspose, dW by im2col + Gemm/MatMul, dB by summing dY over N, H, W. */
@@ -100,7 +115,7 @@ function conv(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[]
   const { strides: s, dilations: d, pads: p, group: g } = geo;
   let dx: Value | undefined;
   const flippedPads = [0, 1, 2, 3].map((i) => d[i % 2]! * ((i % 2 === 0 ? kh : kw) - 1) - p[i]!);
-  if (c.needs(0) && s[0] === 1 && s[1] === 1 && flippedPads.every((v) => v >= 0)) {
+  if (c.needs(0) && s[0] === 1 && s[1] === 1 && flippedPads.every((v) => v >= 0) && oh * ow >= FLIPPED_CONV_MIN_PIXELS) {
     // Stride 1: dX is a plain Conv of dY with the flipped, per-group transposed weight (measured
     // faster in onnxruntime than ConvTranspose, which runs as Gemm + col2im).
     dx = c.op('Conv', [dy, flipTranspose(c, w, g)], { pads: flippedPads, dilations: d, group: g, kernel_shape: [kh, kw] });
