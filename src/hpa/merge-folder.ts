@@ -23,7 +23,7 @@ export interface MergeFolderOptions extends MergeSetToPngOptions {
   concurrency?: number;
   /** Where to write the JSON summary (default `{out}/merge-summary.json`; null: none). */
   summaryFile?: string | null;
-  /** Print progress and ETA to stderr (default true). */
+  /** Print progress and ETA to stderr (default false: library calls stay quiet; the CLI sets it). */
   progress?: boolean;
 }
 
@@ -72,7 +72,7 @@ export async function mergeFolder(inDir: string, outDir: string, options: MergeF
     files: Object.values(s.found).flat() as string[],
   }));
   const total = scan.sets.length + scan.incomplete.length;
-  const progress = new Progress(total, { label: 'merge', unit: 'sets', quiet: options.progress === false });
+  const progress = new Progress(total, { label: 'merge', unit: 'sets', quiet: options.progress !== true });
   for (let i = 0; i < scan.incomplete.length; i++) progress.tick(false);
   let merged = 0;
   let skipped = 0;

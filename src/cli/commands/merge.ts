@@ -49,6 +49,7 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
     sharp.cache(false); // every file is read once: libvips' operation cache only costs memory here
     const summary = await mergeFolder(argv.in, argv.out, {
       mode: argv.mode as 'sum' | 'average',
+      progress: true,
       ...(argv.size !== undefined ? { size: argv.size } : {}),
       ...(argv.concurrency !== undefined ? { concurrency: argv.concurrency } : {}),
       ...(argv['max-pixels'] !== undefined ? { maxPixels: argv['max-pixels'] } : {}),
