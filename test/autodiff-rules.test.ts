@@ -118,6 +118,11 @@ const cases: Case[] = [
     name: 'Gather axis 0 with repeated and negative indices',
     build: (g, d) => g.op('Gather', [g.param('x', rand(d, [5, 3])), g.constant(tensor(BigInt64Array.from([0n, 2n, 2n, -1n]), [2, 2]))], { axis: 0 }),
   },
+  {
+    name: 'Gather axis 1 of a rank-3 tensor with 2-D indices',
+    build: (g, d) => g.op('Gather', [g.param('x', rand(d, [2, 5, 3])), g.constant(tensor(BigInt64Array.from([4n, 0n, -1n, 2n, 2n, 1n]), [2, 3]))], { axis: 1 }),
+  },
+  { name: 'Gather axis -1 with a scalar index', build: (g, d) => g.op('Gather', [g.param('x', rand(d, [3, 4])), g.constant(tensor(BigInt64Array.from([2n]), []))], { axis: -1 }) },
   { name: 'Expand', build: (g, d) => g.op('Expand', [g.param('x', rand(d, [3, 1])), g.constant(int64s([2, 3, 4]))]) },
   { name: 'Softmax axis 1', build: (g, d) => g.op('Softmax', [g.param('x', rand(d, [2, 5, 3]))], { axis: 1 }) },
   { name: 'LogSoftmax axis -1', build: (g, d) => g.op('LogSoftmax', [g.param('x', rand(d, [3, 6]))], { axis: -1 }) },

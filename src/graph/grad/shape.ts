@@ -78,22 +78,37 @@ function expand(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)
 }
 
 /**
- * Gather along axis 0: scatter-add dY into zeros of the data's shape (ScatterND, reduction add),
- * so repeated indices accumulate. Negative indices are wrapped with the static first dim.
+ * Gather: scatter-add dY into zeros of the data's shape (ScatterND, reduction add), so repeated
+ * indices accumulate. For axis a > 0 the data and dY are transposed so that the gathered axis
+ * (and the index dims) come first, then transposed back. Negative indices are wrapped with the
+ * static size of the gathered axis.
  */
 function gather(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[] {
-  const axis = attrInt(c.node.attrs, 'axis', 0);
   const data = c.x(0);
-  if (normAxis(c, axis, c.rank(data)) !== 0) c.fail(`only axis 0 is supported for the gradient, got axis ${axis}`);
-  const dim0 = data.shape?.[0];
+  const r = c.rank(data);
+  const axis = normAxis(c, attrInt(c.node.attrs, 'axis', 0), r);
   let idx = c.x(1);
+  const ri = c.rank(idx);
   if (idx.dtype !== 'int64') idx = c.op('Cast', [idx], { to: 7 });
-  if (typeof dim0 === 'number') {
+  const dimA = data.shape?.[axis];
+  if (typeof dimA === 'number') {
     const neg = c.op('Less', [idx, c.g.constant(filled('int64', [], 0), 'grad_zero_i64')]);
-    idx = c.op('Where', [neg, c.op('Add', [idx, c.g.constant(filled('int64', [], dim0), 'grad_dim0')]), idx]);
+    idx = c.op('Where', [neg, c.op('Add', [idx, c.g.constant(filled('int64', [], dimA), 'grad_dim')]), idx]);
   }
   const idxNd = c.op('Unsqueeze', [idx, c.ints([-1])]);
-  return [c.op('ScatterND', [c.zerosLike(data), idxNd, c.dy0(dys)], { reduction: 'add' })];
+  let dy = c.dy0(dys);
+  if (axis === 0) return [c.op('ScatterND', [c.zerosLike(data), idxNd, dy], { reduction: 'add' })];
+  // dY dims: [pre (axis), index (ri), post]; move the index dims first.
+  const pre = Array.from({ length: axis }, (_, i) => i);
+  const index = Array.from({ length: ri }, (_, i) => axis + i);
+  const post = Array.from({ length: r - axis - 1 }, (_, i) => axis + ri + i);
+  dy = c.op('Transpose', [dy], { perm: [...index, ...pre, ...post] });
+  const toFront = [axis, ...pre, ...Array.from({ length: r - axis - 1 }, (_, i) => axis + 1 + i)];
+  const zeros = c.op('Transpose', [c.zerosLike(data)], { perm: toFront });
+  const scattered = c.op('ScatterND', [zeros, idxNd, dy], { reduction: 'add' });
+  const back = new Array<number>(r);
+  toFront.forEach((p, i) => (back[p] = i));
+  return [c.op('Transpose', [scattered], { perm: back })];
 }
 
 /** Data-movement rules by op type. */
