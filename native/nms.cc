@@ -119,36 +119,39 @@ struct Buckets {
   std::vector<int32_t> kept;  // 1 once the box is kept (0 before, or suppressed)
 };
 
-// Whether any kept box in [s, e) of the bucket arrays suppresses the candidate, with
-// torchvision's float IoU (branch-free so that it vectorizes; an AVX2 clone, without FMA, is
-// picked at load time where the CPU has it).
+// Whether any kept box in the rows ya..yb, columns xa..xb of a level's grid (row r's run is
+// [st[r*gw+xa], st[r*gw+xb+1]) of the bucket arrays) suppresses the candidate, with
+// torchvision's float IoU. Branch-free blocks of kBlock lanes so that it vectorizes (the arrays
+// are padded with kBlock never-kept boxes; lanes at or past a run's end are masked off); an AVX2
+// clone, without FMA, is picked at load time where the CPU has it.
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-int ScanSpan(const float* __restrict x1, const float* __restrict y1, const float* __restrict x2,
+int ScanRows(const float* __restrict x1, const float* __restrict y1, const float* __restrict x2,
              const float* __restrict y2, const float* __restrict ar,
-             const int32_t* __restrict kept, int32_t s, int32_t e, float cx1, float cy1,
-             float cx2, float cy2, float carea, float thr) {
-  // Whole blocks of kBlock (the arrays are padded with kBlock never-kept boxes at the end), so
-  // the compiler emits one vector body and no scalar tail; lanes at or past e are masked off.
-  int hit = 0;
-  for (int32_t j0 = s; j0 < e; j0 += kBlock) {
-    int32_t lanes[kBlock];
-    for (int i = 0; i < kBlock; ++i) {
-      const int32_t j = j0 + i;
-      float xx1 = std::max(x1[j], cx1);
-      float yy1 = std::max(y1[j], cy1);
-      float xx2 = std::min(x2[j], cx2);
-      float yy2 = std::min(y2[j], cy2);
-      float w = std::max(0.0f, xx2 - xx1);
-      float h = std::max(0.0f, yy2 - yy1);
-      float inter = w * h;
-      float ovr = inter / ((ar[j] + carea) - inter);
-      lanes[i] = kept[j] & static_cast<int32_t>(ovr > thr) & static_cast<int32_t>(j < e);
+             const int32_t* __restrict kept, const int32_t* __restrict st, int64_t gw,
+             int64_t xa, int64_t xb, int64_t ya, int64_t yb, float cx1, float cy1, float cx2,
+             float cy2, float carea, float thr) {
+  int32_t acc[kBlock] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t row = ya; row <= yb; ++row) {
+    const int32_t s = st[row * gw + xa], e = st[row * gw + xb + 1];
+    for (int32_t j0 = s; j0 < e; j0 += kBlock) {
+      for (int i = 0; i < kBlock; ++i) {
+        const int32_t j = j0 + i;
+        float xx1 = std::max(x1[j], cx1);
+        float yy1 = std::max(y1[j], cy1);
+        float xx2 = std::min(x2[j], cx2);
+        float yy2 = std::min(y2[j], cy2);
+        float w = std::max(0.0f, xx2 - xx1);
+        float h = std::max(0.0f, yy2 - yy1);
+        float inter = w * h;
+        float ovr = inter / ((ar[j] + carea) - inter);
+        acc[i] |= kept[j] & static_cast<int32_t>(ovr > thr) & static_cast<int32_t>(j < e);
+      }
     }
-    for (int i = 0; i < kBlock; ++i) hit |= lanes[i];
-    if (hit) break;
   }
+  int hit = 0;
+  for (int i = 0; i < kBlock; ++i) hit |= acc[i];
   return hit;
 }
 
@@ -309,18 +312,11 @@ void GreedyCore(const float* boxes, const int32_t* idx, int64_t m, float thr, in
     bool suppressed = false;
     for (int a = 0; a < nactive && !suppressed; ++a) {
       const Level& L = levels[active[a]];
-      const int32_t* st = L.start.data();
       const int64_t xa = L.CellX(double(c.x1) - L.maxw), xb = L.CellX(double(c.x2));
       const int64_t ya = L.CellY(double(c.y1) - L.maxh), yb = L.CellY(double(c.y2));
-      for (int64_t cy = ya; cy <= yb; ++cy) {
-        const int32_t s = st[cy * L.gw + xa], e = st[cy * L.gw + xb + 1];
-        if (s == e) continue;
-        if (ScanSpan(bk.x1.data(), bk.y1.data(), bk.x2.data(), bk.y2.data(), bk.area.data(),
-                     bk.kept.data(), s, e, c.x1, c.y1, c.x2, c.y2, c.area, thr)) {
-          suppressed = true;
-          break;
-        }
-      }
+      suppressed = ScanRows(bk.x1.data(), bk.y1.data(), bk.x2.data(), bk.y2.data(),
+                            bk.area.data(), bk.kept.data(), L.start.data(), L.gw, xa, xb, ya, yb,
+                            c.x1, c.y1, c.x2, c.y2, c.area, thr) != 0;
     }
     if (suppressed) continue;
     kept_out[k] = 1;

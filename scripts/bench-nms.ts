@@ -118,30 +118,39 @@ async function main(): Promise<void> {
     }
   }
 
-  console.log(`NMS, IoU ${iou}, medians of ${reps} interleaved runs (ms); node ${process.version}${versions}`);
-  console.log('| boxes | generator | kept | hpa-detect nmsSync | torchvision nms | ratio | same kept |');
-  console.log('| ---: | --- | ---: | ---: | ---: | ---: | --- |');
+  console.log(`NMS, IoU ${iou}, medians of ${reps} interleaved runs (ms): wall clock, and process CPU time ` +
+    `(less distorted when other jobs share the machine); node ${process.version}${versions}`);
+  console.log('| boxes | generator | kept | ours wall | torchvision wall | ratio wall | ours CPU | torchvision CPU | ratio CPU | same kept |');
+  console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   let allSame = true;
   for (const [ci, c] of cases.entries()) {
     for (let w = 0; w < 3; w++) {
       nmsSync(c.boxes, c.scores, iou);
       if (torch) await torch.ask(`run ${ci}`);
     }
-    const ours: number[] = [];
-    const theirs: number[] = [];
+    const ours: number[] = [], oursCpu: number[] = [];
+    const theirs: number[] = [], theirsCpu: number[] = [];
     let kept: Int32Array = new Int32Array(0);
     for (let r = 0; r < reps; r++) {
-      if (torch) theirs.push(Number(await torch.ask(`run ${ci}`)));
+      if (torch) {
+        const [w, cpu] = (await torch.ask(`run ${ci}`)).split(' ').map(Number);
+        theirs.push(w!);
+        theirsCpu.push(cpu!);
+      }
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       kept = nmsSync(c.boxes, c.scores, iou);
       ours.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const d = process.cpuUsage(c0);
+      oursCpu.push((d.user + d.system) / 1e3);
     }
     const tk = torch ? (JSON.parse(await torch.ask(`keep ${ci}`)) as number[]) : undefined;
     const same = tk ? tk.length === kept.length && tk.every((v, i) => v === kept[i]) : undefined;
     if (same === false) allSame = false;
-    const mo = median(ours), mt = torch ? median(theirs) : NaN;
-    console.log(`| ${c.n} | ${c.kind} | ${kept.length} | ${mo.toFixed(3)} | ${torch ? mt.toFixed(2) : 'n/a'} | ` +
-      `${torch ? (mt / mo).toFixed(1) + '×' : 'n/a'} | ${same === undefined ? 'n/a' : same ? 'yes' : 'NO'} |`);
+    const fmt = (x: number, d: number) => (torch ? x.toFixed(d) : 'n/a');
+    const mo = median(ours), mt = median(theirs), mco = median(oursCpu), mct = median(theirsCpu);
+    console.log(`| ${c.n} | ${c.kind} | ${kept.length} | ${mo.toFixed(3)} | ${fmt(mt, 2)} | ${fmt(mt / mo, 1)}× | ` +
+      `${mco.toFixed(3)} | ${fmt(mct, 2)} | ${fmt(mct / mco, 1)}× | ${same === undefined ? 'n/a' : same ? 'yes' : 'NO'} |`);
   }
   torch?.close();
   rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,8 @@ CASES.json: {"cases": [{"name": ..., "file": ..., "n": N, "iou": T}]}; each file
 float32 boxes (x1,y1,x2,y2) followed by N float32 scores (little endian).
 Line protocol on stdin/stdout, so that the benchmark can interleave both sides' repetitions
 (the same machine load for both): prints "ready" (with versions) once, then answers
-  "run I"   -> milliseconds of one torchvision.ops.nms call on case I
+  "run I"   -> "WALL CPU": wall-clock and process CPU milliseconds of one torchvision.ops.nms
+               call on case I (CPU time is what a busy machine distorts least)
   "keep I"  -> the kept indices of case I as a JSON list
   "quit"    -> exits
 """
@@ -39,9 +40,12 @@ def main() -> None:
             break
         boxes, scores, iou = cases[int(rest[0])]
         if cmd == "run":
+            c0 = time.process_time()
             t0 = time.perf_counter()
             torchvision.ops.nms(boxes, scores, iou)
-            print(f"{(time.perf_counter() - t0) * 1e3:.6f}", flush=True)
+            t1 = time.perf_counter()
+            c1 = time.process_time()
+            print(f"{(t1 - t0) * 1e3:.6f} {(c1 - c0) * 1e3:.6f}", flush=True)
         elif cmd == "keep":
             print(json.dumps(torchvision.ops.nms(boxes, scores, iou).tolist()), flush=True)
 
