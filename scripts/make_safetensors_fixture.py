@@ -7,6 +7,11 @@
       OUT_DIR/python-unaligned.safetensors (same tensors in name order, header unpadded, so typed
       views are misaligned), and OUT_DIR/python-expected.json (dtype, shape, raw bytes as hex and
       values as torch sees them, per tensor).
+  make_safetensors_fixture.py torch-adamw-step CHECKPOINT LR
+      Loads an hpa-detect checkpoint (docs/checkpoint-format.md) into torch.optim.AdamW (params from
+      param/<name>, state from optim/<name>/{exp_avg,exp_avg_sq,step}, hyper-parameters from the
+      metadata document), takes one step at learning rate LR with the gradient
+      g[i] = ((37 i) mod 17 - 8) / 8 for every parameter, and prints {name: hex of the new float32 bytes}.
   make_safetensors_fixture.py check FILE
       Reads FILE strictly per the spec, checks the reference writer's layout (padding, order), builds
       torch tensors from the bytes and prints {"metadata", "order", "tensors": {name: {dtype, shape,
@@ -129,6 +134,45 @@ def write(out_dir):
         f.write('\n')
 
 
+def read_tensors(path):
+    """Plain reader (no layout checks): metadata and {name: torch tensor}."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    (n,) = struct.unpack('<Q', data[:8])
+    header = json.loads(data[8:8 + n].decode('utf-8'))
+    metadata = header.pop('__metadata__', None)
+    body = data[8 + n:]
+    out = {}
+    for name, info in header.items():
+        tdtype, _ = DTYPES[info['dtype']]
+        b, e = info['data_offsets']
+        if e == b:
+            out[name] = torch.empty(info['shape'], dtype=tdtype)
+        elif tdtype == torch.bfloat16:
+            out[name] = torch.frombuffer(bytearray(body[b:e]), dtype=torch.int16).view(torch.bfloat16).reshape(info['shape'])
+        else:
+            out[name] = torch.frombuffer(bytearray(body[b:e]), dtype=tdtype).reshape(info['shape'])
+    return metadata, out
+
+
+def torch_adamw_step(path, lr):
+    metadata, tensors = read_tensors(path)
+    doc = json.loads(metadata['checkpoint'])
+    o = doc['optimizer']
+    if doc['format_version'] != 1 or o['kind'] != 'adamw':
+        fail('expected a version-1 AdamW checkpoint')
+    names = sorted(k[len('param/'):] for k in tensors if k.startswith('param/'))
+    params = [torch.nn.Parameter(tensors['param/' + n].clone()) for n in names]
+    opt = torch.optim.AdamW(params, lr=lr, betas=tuple(o.get('betas', (0.9, 0.999))), eps=o.get('eps', 1e-8),
+                            weight_decay=o.get('weightDecay', 1e-2), amsgrad=o.get('amsgrad', False))
+    for n, p in zip(names, params):
+        opt.state[p] = {slot: tensors[f'optim/{n}/{slot}'].clone() for slot in ('step', 'exp_avg', 'exp_avg_sq')}
+        i = torch.arange(p.numel(), dtype=torch.int64)
+        p.grad = (((37 * i) % 17 - 8).double() / 8).float().reshape(p.shape)
+    opt.step()
+    json.dump({n: tensor_bytes(p.detach()).hex() for n, p in zip(names, params)}, sys.stdout)
+
+
 def check(path):
     with open(path, 'rb') as f:
         data = f.read()
@@ -191,6 +235,8 @@ def check(path):
 if __name__ == '__main__':
     if len(sys.argv) == 3 and sys.argv[1] == 'write':
         write(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == 'torch-adamw-step':
+        torch_adamw_step(sys.argv[2], float(sys.argv[3]))
     elif len(sys.argv) == 3 and sys.argv[1] == 'check':
         check(sys.argv[2])
     else:
