@@ -249,7 +249,8 @@ export class GraphBuilder {
     const outCount = typeof opts.outputs === 'number' ? opts.outputs : (opts.outputs?.length ?? 1);
     const outNames =
       Array.isArray(opts.outputs)
-        ? opts.outputs.map((n) => (this.store.claim(n), n))
+        ? // '' marks an omitted optional output in ONNX files; give it a private name.
+          opts.outputs.map((n, i) => (n === '' ? this.store.unique(`${nodeName}:${i}`) : (this.store.claim(n), n)))
         : Array.from({ length: outCount }, (_, i) => this.store.unique(outCount === 1 ? nodeName : `${nodeName}:${i}`));
     const typedAttrs: Record<string, Attr> = {};
     for (const [k, v] of Object.entries(attrs)) typedAttrs[k] = toAttr(k, v);
