@@ -44,7 +44,10 @@ export interface DecodeOptions {
 }
 
 /**
- * Decodes a channel file (path) or encoded image (Buffer) with sharp.
+ * Decodes a channel file (path) or encoded image (Buffer): plain 8-bit PNGs by the fast path,
+ * everything else (JPEG, TIFF, 16-bit or palette PNG, ...) by sharp. A gray+alpha file decoded
+ * by sharp comes back as 1 channel (sharp drops the alpha of gray output); the merge ignores
+ * alpha either way.
  * @throws ChannelSetError kinds `empty-file`, `corrupt-file`, `pixel-limit`, `unsupported-format`
  */
 export async function decodeChannel(input: string | Buffer, options: DecodeOptions = {}): Promise<DecodedChannel> {
