@@ -181,3 +181,33 @@ test('native finishing pass validates its arguments (TypeError/RangeError naming
   assert.throws(() => f(...withArg(7, new Uint32Array(4))), { name: 'RangeError', message: /rngState/ });
   assert.throws(() => f(...withArg(7, [1, 2, 3, 4])), { name: 'TypeError', message: /rngState/ });
 });
+
+test('native cell painter validates its arguments (TypeError/RangeError naming them, no crash)', () => {
+  const f = native.synthPaintCell as (...args: unknown[]) => void;
+  const W = 16, H = 16;
+  const ch = () => new Float32Array(W * H);
+  const shape = Float64Array.of(8, 8, 3, 3, 3, 3);
+  const lattice = () => new Float32Array(10 * 10);
+  const ok = (): unknown[] => [
+    ch(), ch(), ch(), ch(), W, H,
+    new Uint8Array(4 * 4).fill(1), Int32Array.of(6, 6, 4, 4),
+    shape, shape,
+    [lattice(), lattice(), lattice(), lattice(), lattice(), lattice()],
+    Float64Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 10 : 0.25)),
+    Float64Array.of(200, 1, 1, 1, 1, 0.5, 1, 10, 1),
+  ];
+  const withArg = (i: number, v: unknown) => ok().map((a, j) => (j === i ? v : a));
+  const args = ok();
+  f(...args);
+  assert.ok((args[2] as Float32Array)[8 * W + 8]! > 0, 'the nucleus must be painted blue');
+  assert.throws(() => f(...withArg(0, new Float64Array(W * H))), { name: 'TypeError', message: /red/ });
+  assert.throws(() => f(...withArg(3, new Float32Array(3))), { name: 'RangeError', message: /yellow/ });
+  assert.throws(() => f(...withArg(6, new Uint8Array(3))), { name: 'RangeError', message: /mask/ });
+  assert.throws(() => f(...withArg(7, Int32Array.of(14, 14, 4, 4))), { name: 'RangeError', message: /window/ });
+  assert.throws(() => f(...withArg(8, Float64Array.of(1, 2))), { name: 'RangeError', message: /cell/ });
+  assert.throws(() => f(...withArg(9, Float64Array.of(8, 8, -1, 3, 3))), { name: 'RangeError', message: /nucleus/ });
+  assert.throws(() => f(...withArg(10, [lattice()])), { name: 'TypeError', message: /lattices/ });
+  assert.throws(() => f(...withArg(10, [new Float32Array(4), lattice(), lattice(), lattice(), lattice(), lattice()])), { name: 'RangeError', message: /lattices\[0\]/ });
+  assert.throws(() => f(...withArg(11, new Float64Array(12))), { name: 'RangeError', message: /latticeMeta/ });
+  assert.throws(() => f(...withArg(12, Float64Array.of(200, 1, 1, 1, 1, 0.5, 1, 10, 7))), { name: 'RangeError', message: /pattern/ });
+});

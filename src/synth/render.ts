@@ -11,7 +11,8 @@ import type { Rng } from '../util/rng.js';
 import type { SynthParams } from './params.js';
 import type { PlacedCell } from './layout.js';
 import { contains, radiusAt } from './shape.js';
-import { fillTexture, granularField, type Granular } from './texture.js';
+import { granularField } from './texture.js';
+import { paintCellBody, type PaintTextures } from './paint.js';
 
 /** The four channels of one image, row-major gray levels (float, not yet clamped). */
 export interface Channels {
@@ -19,13 +20,6 @@ export interface Channels {
   green: Float32Array;
   blue: Float32Array;
   yellow: Float32Array;
-}
-
-/** Per-image textures shared by all cells (each cell sees a different part of them). */
-interface Textures {
-  chromatin: Granular;
-  reticulum: Granular;
-  granules: Granular;
 }
 
 /** Per-cell gains of each channel. */
@@ -75,81 +69,6 @@ function splat(channel: Float32Array, width: number, height: number, x: number, 
   channel[i + 1] += amount * tx * (1 - ty);
   channel[i + width] += amount * (1 - tx) * ty;
   channel[i + width + 1] += amount * tx * ty;
-}
-
-/** Diffuse, per-pixel parts of a cell: nucleus, cytoplasm, cortex, ER and field-like green patterns. */
-function paintCellBody(ch: Channels, width: number, cell: PlacedCell, tex: Textures, g: Gains, s: number, greenAmp: number): void {
-  const { mask, plan } = cell;
-  const c = cell.cell;
-  const n = cell.nucleus;
-  const erDecay = 0.3 * plan.diameter;
-  const cn = c.radii.length;
-  const nn = n.radii.length;
-  const cScale = cn / (2 * Math.PI);
-  const nScale = nn / (2 * Math.PI);
-  const chromatinTex = fillTexture(tex.chromatin, 'granular', mask.x0, mask.y0, mask.w, mask.h);
-  const granuleTex = fillTexture(tex.granules, 'granular', mask.x0, mask.y0, mask.w, mask.h);
-  const reticulumTex = fillTexture(tex.reticulum, 'reticular', mask.x0, mask.y0, mask.w, mask.h);
-  for (let my = 0; my < mask.h; my++) {
-    const y = mask.y0 + my;
-    const py = y + 0.5;
-    for (let mx = 0; mx < mask.w; mx++) {
-      if (!mask.data[my * mask.w + mx]) continue;
-      const x = mask.x0 + mx;
-      const px = x + 0.5;
-      const i = y * width + x;
-      // Distance to the cell edge along the ray from the cell centre.
-      const dx = px - c.cx;
-      const dy = py - c.cy;
-      const d = Math.sqrt(dx * dx + dy * dy);
-      // radiusAt(), inlined (hot loop: a call would box its float result).
-      let fc = Math.atan2(dy, dx) * cScale;
-      if (fc < 0) fc += cn;
-      const ic = Math.floor(fc);
-      const rc = c.radii[ic % cn]! * (1 - (fc - ic)) + c.radii[(ic + 1) % cn]! * (fc - ic);
-      const edge = Math.max(0, rc - d);
-      // Signed distance to the nucleus edge along its own ray (negative inside).
-      const nx = px - n.cx;
-      const ny = py - n.cy;
-      const dn = Math.sqrt(nx * nx + ny * ny);
-      let fn = Math.atan2(ny, nx) * nScale;
-      if (fn < 0) fn += nn;
-      const inn = Math.floor(fn);
-      const rn = n.radii[inn % nn]! * (1 - (fn - inn)) + n.radii[(inn + 1) % nn]! * (fn - inn);
-      const nucEdge = dn - rn;
-      const inNucleus = Math.min(1, Math.max(0, 0.5 - nucEdge / 1.5));
-      const cyto = 1 - inNucleus;
-      const local = my * mask.w + mx;
-      const chromatin = chromatinTex[local]!;
-      const granules = granuleTex[local]!;
-
-      ch.blue[i] += s * 0.95 * g.blue * inNucleus * (0.65 + 0.35 * chromatin);
-
-      const cortex = Math.exp(-edge / 4);
-      ch.red[i] += s * g.red * (0.2 + 0.4 * cortex) * (0.4 + 0.6 * granules) * (1 - 0.7 * inNucleus);
-
-      const perinuclear = Math.exp(-Math.max(0, nucEdge) / erDecay);
-      const fadeAtEdge = Math.min(1, edge / 4);
-      ch.yellow[i] += s * g.yellow * (0.25 + 0.75 * perinuclear) * fadeAtEdge * cyto * (0.1 + 0.9 * reticulumTex[local]!);
-
-      switch (plan.pattern) {
-        case 'nucleoli':
-          ch.green[i] += s * 0.05 * g.green * inNucleus * plan.spotGain;
-          break;
-        case 'cytosol':
-          ch.green[i] += s * greenAmp * g.green * cyto * fadeAtEdge * (0.35 + 0.65 * granules);
-          break;
-        case 'membrane':
-          ch.green[i] += s * greenAmp * g.green * Math.exp(-edge / 2);
-          break;
-        case 'nucleoplasm':
-          ch.green[i] += s * greenAmp * g.green * inNucleus * (0.6 + 0.4 * chromatin);
-          break;
-        default:
-          break;
-      }
-    }
-  }
 }
 
 /** Microtubules: persistent random walks from the nuclear edge outwards, stopping at the cell edge. */
@@ -206,7 +125,7 @@ function paintSpots(rng: Rng, ch: Channels, width: number, height: number, cell:
     const count = Math.round(cell.mask.area / 400) + 5;
     for (let i = 0; i < count; i++) {
       const p = cytoplasmPoint(rng, cell);
-      if (p) addSpot(ch.green, width, height, p[0], p[1], rng.uniform(1, 1.8), s * greenAmp * g.green * rng.uniform(0.6, 1));
+      if (p) addSpot(ch.green, width, height, p[0], p[1], rng.uniform(1, 1.8), s * greenAmp * g.green * rng.uniform(0.9, 1.5));
     }
   }
 }
@@ -220,7 +139,7 @@ export function renderCells(rng: Rng, cells: PlacedCell[], width: number, height
     blue: new Float32Array(size),
     yellow: new Float32Array(size),
   };
-  const tex: Textures = {
+  const tex: PaintTextures = {
     chromatin: granularField(rng, width, height, 5),
     // The reticular octaves: 6 px and 2.7× that (ridges of the first dominate).
     reticulum: granularField(rng, width, height, 6),
@@ -237,7 +156,17 @@ export function renderCells(rng: Rng, cells: PlacedCell[], width: number, height
     };
     // Decoy patterns are dimmer than nucleolar spots but clearly visible.
     const greenAmp = rng.uniform(0.3, 0.6);
-    paintCellBody(ch, width, cell, tex, g, s, greenAmp);
+    paintCellBody(ch, width, height, tex, {
+      mask: cell.mask,
+      cell: cell.cell,
+      nucleus: cell.nucleus,
+      signal: s,
+      gains: g,
+      greenAmp,
+      spotGain: cell.plan.spotGain,
+      erDecay: 0.3 * cell.plan.diameter,
+      pattern: cell.plan.pattern,
+    });
     paintFilaments(rng, ch, width, height, cell, s * 0.22 * g.red);
     paintSpots(rng, ch, width, height, cell, g, s, greenAmp);
   }

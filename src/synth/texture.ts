@@ -1,7 +1,7 @@
 /**
  * Smooth random fields for cell textures (chromatin, ER network, granular cytosol): value noise,
- * i.e. a random lattice every `period` pixels interpolated with a smoothstep. Fields are sampled
- * per pixel only where a cell is drawn (no full-image buffers). Values in [0, 1].
+ * i.e. a random lattice every `period` pixels interpolated with a smoothstep (sampleNoise; the
+ * native painter samples the same way), only where a cell is drawn. Values in [0, 1].
  */
 import type { Rng } from '../util/rng.js';
 
@@ -51,34 +51,6 @@ export function granularField(rng: Rng, width: number, height: number, period: n
   return { fine: noiseField(rng, width, height, period), coarse: noiseField(rng, width, height, period * 2.7) };
 }
 
-/** Granular texture at (x, y), in [0, 1]. */
-export function sampleGranular(g: Granular, x: number, y: number): number {
-  return 0.55 * sampleNoise(g.fine, x, y) + 0.45 * sampleNoise(g.coarse, x, y);
-}
-
-/**
- * Reticular (net-like) texture at (x, y): ridges where two octaves of value noise cross 0.5, the
- * look of the endoplasmic reticulum. In [0, 1], high on the ridges.
- */
-export function sampleReticular(g: Granular, x: number, y: number): number {
-  const ra = 1 - Math.abs(2 * sampleNoise(g.fine, x, y) - 1);
-  const rb = 1 - Math.abs(2 * sampleNoise(g.coarse, x, y) - 1);
-  return 0.6 * ra * ra * ra + 0.4 * rb * rb;
-}
-
-/** Which texture a window buffer holds. */
-export type TextureKind = 'granular' | 'reticular';
-
-/**
- * Sample a texture over the window [x0, x0+w)×[y0, y0+h) into a w·h buffer: one tight loop per
- * cell, so the per-pixel sampling is inlined and allocation-free.
- */
-export function fillTexture(g: Granular, kind: TextureKind, x0: number, y0: number, w: number, h: number): Float32Array {
-  const out = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      out[y * w + x] = kind === 'granular' ? sampleGranular(g, x0 + x, y0 + y) : sampleReticular(g, x0 + x, y0 + y);
-    }
-  }
-  return out;
-}
+// native/synth_paint.cc samples two octaves per texture: granular = 0.55·fine + 0.45·coarse;
+// reticular (net-like, the look of the endoplasmic reticulum) = 0.6·(1 − |2·fine − 1|)³ +
+// 0.4·(1 − |2·coarse − 1|)², high where the noise crosses 0.5.
