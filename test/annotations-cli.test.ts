@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hasPythonModules, need, repoRoot, sharedData, systemPython } from './helpers.js';
 import { annotationFixtures, cells001 } from './fixtures/annotations/models.js';
 import { parseKerasCsv } from '../src/annotations/csv.js';
 import { parseCocoJson } from '../src/annotations/coco.js';
+import { parseVocXml } from '../src/annotations/voc-read.js';
 
 const bin = path.join(repoRoot, 'bin', 'hpa-detect.js');
 // Run from a scratch folder so that a relative OUT can never litter the repository.
@@ -138,3 +139,22 @@ test('BCCD converted to CSV and COCO reads back in an independent Python reader 
   assert.deepEqual(got.coco.classes, kept);
   assert.deepEqual(got.coco.categories, [[1, 'RBC'], [2, 'WBC'], [3, 'Platelets']]);
 }));
+
+test('keras-frcnn CSV to VOC: sizes read from the images, a missing image named', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ann-cli-csv-'));
+  try {
+    const sharp = (await import('sharp')).default;
+    await sharp({ create: { width: 80, height: 60, channels: 3, background: '#123' } }).png().toFile(path.join(dir, 'img1.png'));
+    const csv = path.join(dir, 'annot.txt');
+    writeFileSync(csv, `${path.join(dir, 'img1.png')},10,10,30,40,cell\n${path.join(dir, 'img1.png')},70,50,90,70,cell\n${path.join(dir, 'gone.png')},1,1,5,5,cell\n`);
+    const out = path.join(dir, 'voc');
+    const r = run(['convert', csv, out, '--from', 'csv', '--to', 'voc', '--val', '0', '--test', '0']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /annot\.txt#.*gone\.png: \(filename\) image file not found/);
+    assert.match(r.stderr, /object 1 \(bndbox\) 'cell' box \[70, 50, 90, 70\] reaches outside the 80x60 image; clipped to \[70, 50, 80, 60\]/);
+    const back = parseVocXml(readFileSync(path.join(out, 'Annotations', 'img1.xml'), 'utf8'), 'img1.xml').annotation!;
+    assert.deepEqual([back.filename, back.path, back.width, back.height, back.objects.length], ['img1.png', path.join(dir, 'img1.png'), 80, 60, 2]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -12,9 +12,13 @@ export interface ImageCheckResult {
   issues: AnnotationIssue[];
 }
 
-/** Read the image header of `imageDir/annotation.filename` with sharp. Never throws. */
-export async function checkAgainstImage(annotation: ImageAnnotation, imageDir: string, file: string): Promise<ImageCheckResult> {
-  const image = path.join(imageDir, annotation.filename);
+/** Check against `imageDir/annotation.filename` (see checkImageFile). Never throws. */
+export function checkAgainstImage(annotation: ImageAnnotation, imageDir: string, file: string): Promise<ImageCheckResult> {
+  return checkImageFile(annotation, path.join(imageDir, annotation.filename), file);
+}
+
+/** Read the header of the image at `image` with sharp and check the annotation against it. Never throws. */
+export async function checkImageFile(annotation: ImageAnnotation, image: string, file: string): Promise<ImageCheckResult> {
   let meta: { width?: number; height?: number; channels?: number };
   try {
     const sharp = (await import('sharp')).default;

@@ -1,6 +1,6 @@
 /**
- * `hpa-detect annotations convert|stats|split`: LabelImg VOC XML to keras-frcnn CSV, COCO JSON or a
- * VOC directory layout; per-class statistics; seeded train/val/test lists.
+ * `hpa-detect annotations convert|stats|split`: LabelImg VOC XML (or COCO JSON, keras-frcnn CSV) to
+ * keras-frcnn CSV, COCO JSON or a VOC directory layout; per-class statistics; seeded train/val/test lists.
  * Every problem is printed on stderr naming the file (and object); the good files are still
  * converted, and the exit code is 1 when any file had an error.
  */
@@ -8,65 +8,27 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { CliError, UsageError } from '../errors.js';
-import type { AnnotationIssue, ImageAnnotation } from '../../annotations/model.js';
-import { formatIssue, loadVocDataset, type LoadedDataset, type LoadOptions } from '../../annotations/dataset.js';
-import { validateAnnotation, type OutsidePolicy } from '../../annotations/validate.js';
-import { checkAgainstImage } from '../../annotations/image-check.js';
+import type { AnnotationIssue } from '../../annotations/model.js';
+import { formatIssue, type LoadOptions } from '../../annotations/dataset.js';
+import type { OutsidePolicy } from '../../annotations/validate.js';
+import { ANNOTATION_FORMATS, AnnotationInputError, loadAnnotations, type AnnotationFormat, type LoadedAnnotations } from '../../annotations/load.js';
 import { formatKerasCsv } from '../../annotations/csv.js';
-import { formatCocoJson, parseCocoJson, toCoco } from '../../annotations/coco.js';
+import { formatCocoJson, toCoco } from '../../annotations/coco.js';
 import { writeVocLayout } from '../../annotations/voc-layout.js';
 import { computeStats, formatStatsTable } from '../../annotations/stats.js';
 import { splitIds, writeSplit, type SplitOptions } from '../../annotations/split.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 
-/** Annotations loaded from IN, with every issue and the files that had an error. */
-interface Loaded {
-  annotations: ImageAnnotation[];
-  ids: string[];
-  issues: AnnotationIssue[];
-  filesWithErrors: string[];
-}
-
-function fromDataset(d: LoadedDataset): Loaded {
-  return { annotations: d.items.map((i) => i.annotation), ids: d.items.map((i) => i.id), issues: d.issues, filesWithErrors: d.filesWithErrors };
-}
-
-/** Load IN as VOC XML (file or folder) or COCO JSON, never throwing for bad content. */
-async function load(input: unknown, from: string, options: LoadOptions): Promise<Loaded> {
+/** Load IN, turning a missing input into exit 2 (not named) or exit 1 (unreadable). */
+async function load(input: unknown, from: AnnotationFormat, options: LoadOptions): Promise<LoadedAnnotations> {
   // yargs reports a missing positional but may still run the handler; keep the exit code 2.
-  if (typeof input !== 'string' || input === '') throw new UsageError('name the input (a folder of VOC XML, an XML file or a COCO JSON file)');
+  if (typeof input !== 'string' || input === '') throw new UsageError('name the input (a folder of VOC XML, an XML file, a COCO JSON or a CSV file)');
   try {
-    await fs.stat(input);
+    return await loadAnnotations(input, from, options);
   } catch (err) {
-    throw new CliError(`cannot read ${input} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    if (err instanceof AnnotationInputError) throw new CliError(err.message);
+    throw err;
   }
-  if (from === 'voc') return fromDataset(await loadVocDataset(input, options));
-
-  const read = parseCocoJson(await fs.readFile(input, 'utf8'), input);
-  const loaded: Loaded = { annotations: [], ids: [], issues: [...read.issues], filesWithErrors: [] };
-  const { imageDir, validate, ...rest } = options;
-  for (const a of read.annotations) {
-    const where = `${input}#${a.filename}`;
-    let annotation: ImageAnnotation | undefined = a;
-    if (validate !== false) {
-      if (imageDir !== undefined) {
-        const image = await checkAgainstImage(a, imageDir, where);
-        loaded.issues.push(...image.issues);
-        annotation = image.annotation;
-      }
-      if (annotation) {
-        const r = validateAnnotation(annotation, where, rest);
-        loaded.issues.push(...r.issues);
-        annotation = r.annotation;
-      }
-    }
-    if (annotation) {
-      loaded.annotations.push(annotation);
-      loaded.ids.push(path.basename(a.filename).replace(/\.[^.]*$/, ''));
-    }
-  }
-  if (loaded.issues.some((i) => i.severity === 'error')) loaded.filesWithErrors.push(input);
-  return loaded;
 }
 
 function printIssues(issues: AnnotationIssue[]): void {
@@ -74,7 +36,7 @@ function printIssues(issues: AnnotationIssue[]): void {
 }
 
 /** After the work is done: exit 1 naming every file that had an error. */
-function failIfErrors(loaded: Loaded, extra: AnnotationIssue[] = []): void {
+function failIfErrors(loaded: LoadedAnnotations, extra: AnnotationIssue[] = []): void {
   const files = [...new Set([...loaded.filesWithErrors, ...extra.filter((i) => i.severity === 'error').map((i) => i.file)])];
   if (files.length) throw new CliError(`${files.length} file(s) had errors (the rest was converted): ${files.join(', ')}`);
 }
@@ -121,7 +83,7 @@ function splitFlags<T>(y: Argv<T>) {
 interface ConvertArgs {
   in: string;
   out: string;
-  from: 'voc' | 'coco';
+  from: AnnotationFormat;
   to: 'csv' | 'coco' | 'voc';
   images?: string;
   'image-prefix'?: string;
@@ -144,9 +106,9 @@ const convertCommand: CommandModule<object, ConvertArgs> = {
   builder: (y) =>
     splitFlags(
       y
-        .positional('in', { type: 'string', demandOption: true, describe: 'Folder of VOC XML, one XML file, or (--from coco) a COCO JSON file' })
+        .positional('in', { type: 'string', demandOption: true, describe: 'Folder of VOC XML or one XML file; with --from, a COCO JSON or keras-frcnn CSV file' })
         .positional('out', { type: 'string', demandOption: true, describe: 'CSV file, COCO JSON file, or (--to voc) output folder' })
-        .option('from', { choices: ['voc', 'coco'] as const, default: 'voc' as const, describe: 'Input format' })
+        .option('from', { choices: ANNOTATION_FORMATS, default: 'voc' as const, describe: 'Input format' })
         .option('to', { choices: ['csv', 'coco', 'voc'] as const, demandOption: true, describe: 'Output format' })
         .option('images', { type: 'string', describe: 'Image folder: missing images are errors; CSV paths point into it; --to voc copies from it' })
         .option('image-prefix', { type: 'string', describe: 'CSV: prefix of each filepath (default: --images, else the bare file name)' })
@@ -162,9 +124,10 @@ const convertCommand: CommandModule<object, ConvertArgs> = {
     )
       .example('$0 annotations convert Annotations annot.txt --to csv --images JPEGImages', 'keras-frcnn annot.txt')
       .example('$0 annotations convert Annotations coco.json --to coco --classes RBC,WBC,Platelets', 'COCO with fixed category ids')
-      .example('$0 annotations convert Annotations voc-out --to voc --images JPEGImages --seed 1', 'VOC directory layout') as Argv<ConvertArgs>,
+      .example('$0 annotations convert Annotations voc-out --to voc --images JPEGImages --seed 1', 'VOC directory layout')
+      .example('$0 annotations convert annot.txt voc-out --from csv --to voc', 'keras-frcnn CSV to VOC (sizes read from the images)') as Argv<ConvertArgs>,
   handler: async (argv) => {
-    requireChoice('from', argv.from, ['voc', 'coco']);
+    requireChoice('from', argv.from, ANNOTATION_FORMATS);
     requireChoice('to', argv.to, ['csv', 'coco', 'voc']);
     requirePath('output (OUT)', argv.out);
     if ([argv.clip, argv['reject-outside'], argv['keep-outside']].filter(Boolean).length > 1) {
@@ -226,7 +189,7 @@ const convertCommand: CommandModule<object, ConvertArgs> = {
 
 interface StatsArgs {
   in: string;
-  from: 'voc' | 'coco';
+  from: AnnotationFormat;
   json: boolean;
 }
 
@@ -235,12 +198,12 @@ const statsCommand: CommandModule<object, StatsArgs> = {
   describe: 'Per-class box and image counts and a box-size histogram, as read (nothing dropped)',
   builder: (y) =>
     y
-      .positional('in', { type: 'string', demandOption: true, describe: 'Folder of VOC XML, one XML file, or (--from coco) a COCO JSON file' })
-      .option('from', { choices: ['voc', 'coco'] as const, default: 'voc' as const, describe: 'Input format' })
+      .positional('in', { type: 'string', demandOption: true, describe: 'Folder of VOC XML or one XML file; with --from, a COCO JSON or keras-frcnn CSV file' })
+      .option('from', { choices: ANNOTATION_FORMATS, default: 'voc' as const, describe: 'Input format' })
       .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' })
       .example('$0 annotations stats ../shared/data/bccd/Annotations', 'RBC/WBC/Platelets counts') as Argv<StatsArgs>,
   handler: async (argv) => {
-    requireChoice('from', argv.from, ['voc', 'coco']);
+    requireChoice('from', argv.from, ANNOTATION_FORMATS);
     const loaded = await load(argv.in, argv.from, { validate: false });
     printIssues(loaded.issues);
     const stats = computeStats(loaded.annotations);
@@ -253,7 +216,7 @@ const statsCommand: CommandModule<object, StatsArgs> = {
 interface SplitArgs {
   in: string;
   out: string;
-  from: 'voc' | 'coco';
+  from: AnnotationFormat;
   seed: number;
   val: number;
   test: number;
@@ -266,13 +229,13 @@ const splitCommand: CommandModule<object, SplitArgs> = {
   builder: (y) =>
     splitFlags(
       y
-        .positional('in', { type: 'string', demandOption: true, describe: 'Folder of VOC XML (ids are the XML names) or a COCO JSON file' })
+        .positional('in', { type: 'string', demandOption: true, describe: 'Folder of VOC XML (ids are the XML names); with --from, a COCO JSON or CSV file (ids are image names)' })
         .option('out', { type: 'string', demandOption: true, describe: 'Folder for the id lists' })
-        .option('from', { choices: ['voc', 'coco'] as const, default: 'voc' as const, describe: 'Input format' })
+        .option('from', { choices: ANNOTATION_FORMATS, default: 'voc' as const, describe: 'Input format' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the lists as JSON on stdout' }),
     ).example('$0 annotations split Annotations --out ImageSets/Main --seed 42 --val 0.2 --test 0.1', '70/20/10 split') as Argv<SplitArgs>,
   handler: async (argv) => {
-    requireChoice('from', argv.from, ['voc', 'coco']);
+    requireChoice('from', argv.from, ANNOTATION_FORMATS);
     requirePath('output folder (--out DIR)', argv.out);
     const options = splitOptions(argv);
     const loaded = await load(argv.in, argv.from, { validate: false });
