@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { GraphBuilder } from '../src/graph/builder.js';
 import { conv2d, groupNorm, linear } from '../src/graph/blocks.js';
 import { runGraph } from '../src/graph/ort.js';
-import { serializeModel } from '../src/graph/serialize.js';
+import { serializeModel, toModelObject } from '../src/graph/serialize.js';
+import { modelProtoType } from '../src/graph/proto/onnx.js';
 import { loadModel, readInitializers } from '../src/graph/load.js';
 import { int64s, tensor, type Tensor } from '../src/graph/values.js';
 import { Rng } from '../src/util/rng.js';
@@ -128,4 +129,18 @@ test('serialize → loadModel round trip keeps initializers by name and the comp
   const a = await runGraph(g, feeds);
   const b = await runGraph(loaded, feeds);
   assert.deepEqual(b['probs']!.data, a['probs']!.data);
+});
+
+test('loadModel rejects opsets whose ops mean something else at opset 17; readInitializers reads any', () => {
+  const g = new GraphBuilder('o');
+  const x = g.input('x', 'float32', [2]);
+  g.output(g.op('Add', [x, g.param('b', tensor(Float32Array.from([1, 2]), [2]))]), 'y');
+  const T = modelProtoType();
+  for (const version of [11, 18]) {
+    const obj = toModelObject(g);
+    obj['opset_import'] = [{ domain: '', version }];
+    const bytes = T.encode(T.fromObject(obj)).finish();
+    assert.throws(() => loadModel(bytes), new RegExp(`opset ${version}; only 13–17 load as graphs`));
+    assert.deepEqual(Array.from(readInitializers(bytes).get('b')!.data as Float32Array), [1, 2]);
+  }
 });

@@ -7,6 +7,7 @@ import { type AttrInput, type Attr } from './attributes.js';
 import { GraphBuilder } from './builder.js';
 import { type DType, allocArray, bytesPerElement, dtypeFromOnnx, isFloat } from './dtype.js';
 import { modelProtoType } from './proto/onnx.js';
+import { OPSET } from './serialize.js';
 import { type Dim, type Tensor, numel } from './values.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- decoded protobuf messages are untyped */
@@ -87,6 +88,19 @@ function decodeShape(vi: Msg): { dtype: DType; shape: Dim[] | undefined } {
   return { dtype: dtypeFromOnnx(tt.elem_type), shape };
 }
 
+/**
+ * Graphs are re-emitted at opset 17, so the loaded file must mean the same thing there: opsets
+ * 13–17 agree on the ops we use (axes/split as inputs for ReduceSum, Squeeze, Unsqueeze, Split);
+ * 12 and older pass them as attributes, 18+ moves the other Reduce* axes to inputs.
+ */
+function checkOpset(m: Msg): void {
+  const onnx = (m.opset_import ?? []).find((o: Msg) => !o.domain || o.domain === 'ai.onnx');
+  const v = onnx ? num(onnx.version) : undefined;
+  if (v === undefined || v < 13 || v > OPSET) {
+    throw new Error(`loadModel: the file uses ai.onnx opset ${v ?? '(none)'}; only 13–${OPSET} load as graphs (re-export with opset_version=${OPSET}; readInitializers() reads weights from any opset)`);
+  }
+}
+
 /** Options for loadModel. */
 export interface LoadOptions {
   /** Which float initializers count as parameters (default: all float ones); others are constants. */
@@ -102,6 +116,7 @@ export function loadModel(bytes: Uint8Array, opts: LoadOptions = {}): GraphBuild
   const m = decodeModel(bytes);
   const gp = m.graph;
   if (!gp) throw new Error('ONNX model has no graph');
+  checkOpset(m);
   const g = new GraphBuilder(gp.name || 'graph');
   const initNames = new Set<string>();
   for (const t of gp.initializer ?? []) {
