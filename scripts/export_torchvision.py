@@ -22,6 +22,7 @@ Outputs in --out-dir:
                          (`proposals` [P,4], `proposal_scores` [P])
 """
 import argparse
+import functools
 import json
 import os
 import sys
@@ -59,10 +60,16 @@ def save_safetensors(path, tensors, metadata=None):
     os.replace(tmp, path)
 
 
-def build_model(arch, num_classes, trainable_layers, **kwargs):
-    """fasterrcnn_resnet50_fpn's fine-tuning model (FrozenBatchNorm2d), for any ResNet depth."""
-    body = ARCHS[arch](weights=None, norm_layer=misc_nn_ops.FrozenBatchNorm2d)
-    backbone = _resnet_fpn_extractor(body, trainable_layers)
+def build_model(arch, num_classes, trainable_layers, norm="frozen-bn", **kwargs):
+    """fasterrcnn_resnet50_fpn's fine-tuning model (FrozenBatchNorm2d), for any ResNet depth; with
+    norm="group-norm", GroupNorm(32) in the backbone and the FPN (the from-scratch presets)."""
+    if norm == "group-norm":
+        gn = functools.partial(torch.nn.GroupNorm, 32)
+        body = ARCHS[arch](weights=None, norm_layer=gn)
+        backbone = _resnet_fpn_extractor(body, trainable_layers, norm_layer=gn)
+    else:
+        body = ARCHS[arch](weights=None, norm_layer=misc_nn_ops.FrozenBatchNorm2d)
+        backbone = _resnet_fpn_extractor(body, trainable_layers)
     return FasterRCNN(backbone, num_classes=num_classes, **kwargs)
 
 
@@ -115,7 +122,9 @@ def calibrate_heads(model, image):
 
 @torch.no_grad()
 def run_reference(model, image_u8, intermediates):
-    image = image_u8.permute(2, 0, 1).float() / 255
+    # contiguous CHW as torchvision's to_tensor returns it: a permuted (channels-last) tensor
+    # takes torch's channels-last bilinear kernel, which rounds differently (~1e-5).
+    image = image_u8.permute(2, 0, 1).contiguous().float() / 255
     out = {"image": image_u8}
     captured = {}
     if intermediates:
@@ -137,7 +146,7 @@ def run_reference(model, image_u8, intermediates):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--out-dir")
     p.add_argument("--arch", choices=sorted(ARCHS), default="resnet50")
     p.add_argument("--num-classes", type=int, default=3, help="including background")
     p.add_argument("--seed", type=int, default=0)
@@ -147,13 +156,19 @@ def main():
     p.add_argument("--max-size", type=int, default=1333)
     p.add_argument("--synthetic", help="HxW of a seeded synthetic image to run the model on, e.g. 256x320")
     p.add_argument("--intermediates", action="store_true", help="also store FPN features and proposals")
+    p.add_argument("--norm", choices=["frozen-bn", "group-norm"], default="frozen-bn")
+    p.add_argument("--manifest", help="only write {name: shape} of the state_dict to this JSON file")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
-    model = build_model(a.arch, a.num_classes, a.trainable_layers, min_size=a.min_size, max_size=a.max_size)
+    model = build_model(a.arch, a.num_classes, a.trainable_layers, a.norm, min_size=a.min_size, max_size=a.max_size)
+    if a.manifest:
+        with open(a.manifest, "w") as f:
+            json.dump({k: list(v.shape) for k, v in state_dict_for_export(model).items()}, f, indent=0)
+        return
     if a.from_pth:
         loaded = torch.load(a.from_pth, map_location="cpu")
         sd = loaded.state_dict() if hasattr(loaded, "state_dict") else loaded
@@ -162,13 +177,15 @@ def main():
         randomise_frozen_bn(model, gen)
     model.eval()
 
+    if not a.out_dir:
+        p.error("--out-dir is required (except with --manifest)")
     os.makedirs(a.out_dir, exist_ok=True)
     image_u8 = None
     if a.synthetic:
         h, w = (int(v) for v in a.synthetic.lower().split("x"))
         image_u8 = synthetic_image(h, w, gen)
         if not a.from_pth:
-            calibrate_heads(model, image_u8.permute(2, 0, 1).float() / 255)
+            calibrate_heads(model, image_u8.permute(2, 0, 1).contiguous().float() / 255)
 
     meta = {
         "format": "torchvision",

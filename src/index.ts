@@ -31,3 +31,5 @@ export * from './train/schedule.js';
 export * from './train/checkpoint.js';
 export * from './train/loss-log.js';
 export * from './io/half.js';
+export * from './infer/index.js';
+export * as models from './models/index.js';

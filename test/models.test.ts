@@ -1,0 +1,110 @@
+/**
+ * Model definitions: parameter names and shapes identical to torchvision's state_dicts (manifests
+ * written by scripts/export_torchvision.py --manifest), presets, trainable sets, and a run of the
+ * light preset from random weights.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fixturesDir } from './helpers.js';
+import {
+  PRESET_NAMES, RandomWeights, buildSegment1, buildSegment2, fasterRcnnConfig, trainableParameters,
+  type ParamRequest, type WeightSource,
+} from '../src/models/index.js';
+import type { Tensor } from '../src/graph/values.js';
+import { Detector } from '../src/infer/detector.js';
+
+/** Records every request and hands out a shared zero buffer view of the right size (no big allocations per call). */
+class RecordingWeights implements WeightSource {
+  readonly requests: ParamRequest[] = [];
+  get(req: ParamRequest): Tensor {
+    this.requests.push(req);
+    const n = req.dims.reduce((a, b) => a * b, 1);
+    return { dtype: 'float32', dims: [...req.dims], data: new Float32Array(n) };
+  }
+}
+
+function manifest(name: string): Record<string, number[]> {
+  return JSON.parse(readFileSync(path.join(fixturesDir, 'models', name), 'utf8')) as Record<string, number[]>;
+}
+
+const CASES: [string, string, number][] = [
+  ['resnet50-fpn', 'torchvision-resnet50-frozen-bn-91.json', 91],
+  ['resnet18-fpn-gn', 'torchvision-resnet18-group-norm-91.json', 91],
+  ['resnet34-fpn', 'torchvision-resnet34-frozen-bn-5.json', 5],
+];
+
+for (const [preset, file, numClasses] of CASES) {
+  test(`${preset}: parameter names and shapes equal torchvision's state_dict (${file})`, () => {
+    const config = fasterRcnnConfig(preset, { arch: { numClasses } });
+    const w = new RecordingWeights();
+    const s1 = buildSegment1(config, w);
+    const s2 = buildSegment2(config, w);
+    const ours = w.requests.map((r) => [r.name, r.dims] as const);
+    const theirs = Object.entries(manifest(file));
+    assert.deepEqual(ours.map(([n]) => n).sort(), theirs.map(([n]) => n).sort());
+    assert.deepEqual(Object.fromEntries(ours), Object.fromEntries(theirs));
+    // Every parameter is a graph initializer under the same name (the RPN head's are shared by 5 levels).
+    assert.equal(s1.paramNames.length + s2.paramNames.length, theirs.length);
+  });
+}
+
+test('trainableParameters follows torchvision trainable_backbone_layers=3 for resnet50-fpn', () => {
+  const config = fasterRcnnConfig('resnet50-fpn');
+  const names = Object.keys(manifest('torchvision-resnet50-frozen-bn-91.json'));
+  const trainable = new Set(trainableParameters(config, names));
+  assert.ok(!trainable.has('backbone.body.conv1.weight'));
+  assert.ok(!trainable.has('backbone.body.layer1.0.conv1.weight'));
+  assert.ok(trainable.has('backbone.body.layer2.0.conv1.weight'));
+  assert.ok(trainable.has('backbone.body.layer4.2.conv3.weight'));
+  assert.ok(!trainable.has('backbone.body.layer4.2.bn3.weight'), 'FrozenBatchNorm2d holds buffers, not parameters');
+  assert.ok(!trainable.has('backbone.body.layer2.0.downsample.1.running_var'));
+  assert.ok(trainable.has('backbone.fpn.inner_blocks.0.0.weight'));
+  assert.ok(trainable.has('rpn.head.cls_logits.bias'));
+  assert.ok(trainable.has('roi_heads.box_predictor.bbox_pred.weight'));
+  // torchvision: 3 trainable layers of R50-FPN leave 41 convs of layer2..4 + FPN 16 + RPN 6 + heads 8.
+  const convs = [...trainable].filter((n) => n.startsWith('backbone.body.'));
+  assert.equal(convs.length, 4 * 3 + 1 + 6 * 3 + 1 + 3 * 3 + 1);
+  const gn = fasterRcnnConfig('resnet18-fpn-gn');
+  const gnNames = Object.keys(manifest('torchvision-resnet18-group-norm-91.json'));
+  assert.equal(trainableParameters(gn, gnNames).length, gnNames.length, 'GroupNorm preset trains everything (5 layers)');
+});
+
+test('presets: known names, overrides, validation errors name the field', () => {
+  assert.deepEqual(PRESET_NAMES, ['resnet50-fpn', 'resnet34-fpn', 'resnet18-fpn', 'resnet18-fpn-gn', 'light']);
+  const c = fasterRcnnConfig('resnet50-fpn', { box: { scoreThresh: 0.7 }, transform: { minSize: 512 } });
+  assert.equal(c.box.scoreThresh, 0.7);
+  assert.equal(c.box.nmsThresh, 0.5);
+  assert.equal(c.transform.minSize, 512);
+  assert.equal(c.transform.maxSize, 1333);
+  assert.deepEqual(c.anchors.sizes, [[32], [64], [128], [256], [512]]);
+  assert.equal(fasterRcnnConfig('resnet50-fpn').box.scoreThresh, 0.05, 'overrides do not leak into the preset');
+  assert.throws(() => fasterRcnnConfig('resnet101-fpn'), /unknown preset 'resnet101-fpn'.*resnet50-fpn/);
+  assert.throws(() => fasterRcnnConfig('light', { arch: { numClasses: 1 } }), /arch\.numClasses/);
+  assert.throws(() => fasterRcnnConfig('light', { box: { nmsThresh: 1.5 } }), /box\.nmsThresh/);
+  assert.throws(() => fasterRcnnConfig('light', { anchors: { sizes: [[16], [32]] } }), /anchors\.sizes/);
+});
+
+test('light preset from random weights runs end to end on a small image', async () => {
+  const config = fasterRcnnConfig('light', { arch: { numClasses: 3 }, transform: { minSize: 96, maxSize: 128 }, box: { scoreThresh: 0 } });
+  const det = await Detector.fromWeights(config, new RandomWeights(7), { threads: 2 });
+  try {
+    assert.equal(det.provider, 'cpu');
+    const h = 60, w = 80;
+    const data = new Uint8Array(h * w * 3).map((_, i) => (i * 37) % 251);
+    const r = await det.detect({ data, height: h, width: w, channels: 3 }, { debug: true });
+    assert.deepEqual(r.inputShape, [1, 3, 96, 128]);
+    assert.deepEqual(r.imageSize, [96, 128]);
+    assert.ok(r.scores.length > 0 && r.scores.length <= 100);
+    assert.equal(r.boxes.length, 4 * r.scores.length);
+    for (let i = 1; i < r.scores.length; i++) assert.ok(r.scores[i - 1]! >= r.scores[i]!, 'scores decrease');
+    for (let i = 0; i < r.scores.length; i++) {
+      assert.ok(r.labels[i]! >= 1 && r.labels[i]! <= 2);
+      const [x1, y1, x2, y2] = r.boxes.subarray(4 * i, 4 * i + 4);
+      assert.ok(x1! >= 0 && y1! >= 0 && x2! <= w + 1e-3 && y2! <= h + 1e-3 && x2! > x1! && y2! > y1!, `box ${i} inside the ${w}x${h} image`);
+    }
+  } finally {
+    await det.release();
+  }
+});
