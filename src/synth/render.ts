@@ -87,7 +87,8 @@ function paintFilaments(rng: Rng, ch: Channels, width: number, height: number, c
     for (let step = 0; step < maxSteps; step++) {
       if (!contains(c, x, y)) break;
       splat(ch.red, width, height, x, y, strength);
-      heading += rng.normal(0, 0.16);
+      // Uniform turn with the variance of N(0, 0.16²): one draw, no log/cos per step.
+      heading += rng.uniform(-0.277, 0.277);
       x += Math.cos(heading);
       y += Math.sin(heading);
     }
