@@ -57,20 +57,15 @@ export class Matcher {
     if (numPredictions === 0) throw new RangeError('No proposal boxes available for one of the images during training');
     const n = numPredictions;
     const low = Math.fround(this.lowThreshold), high = Math.fround(this.highThreshold);
-    const bestVal = new Float32Array(n).fill(-Infinity);
+    // Column maxima, first row on ties; a NaN wins once seen and is never replaced (torch's max).
+    const bestVal = quality.slice(0, n);
     const best = new Int32Array(n);
-    const nanSeen = new Uint8Array(n);
-    for (let g = 0; g < numGt; g++) {
+    for (let g = 1; g < numGt; g++) {
       const row = g * n;
       for (let j = 0; j < n; j++) {
         const v = quality[row + j]!;
-        if (nanSeen[j]) continue;
-        if (v !== v) {
-          // torch's max propagates NaN and reports its index
-          nanSeen[j] = 1;
-          bestVal[j] = NaN;
-          best[j] = g;
-        } else if (v > bestVal[j]! || g === 0) {
+        const b = bestVal[j]!;
+        if (v > b || (v !== v && b === b)) {
           bestVal[j] = v;
           best[j] = g;
         }
