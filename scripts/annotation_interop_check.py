@@ -5,9 +5,12 @@ CSV: parsed exactly as keras-frcnn's simple_parser.get_data does (strip, split o
 coordinates), optionally checking that every filepath exists, as keras-frcnn's cv2.imread needs.
 COCO: checked for what pycocotools relies on: unique ids, references that resolve, bbox [x, y, w, h]
 with w, h > 0 and area == w * h.
+VOC: every XML in a folder parsed the way LabelImg's PascalVocReader.parse_xml does (filename,
+verified attribute, name, bndbox via int(float()), difficult via bool(int())), so a file that passes
+opens in LabelImg.
 Prints a JSON summary (per-class counts and image counts for each input); exits 1 on any violation.
 
-Usage: /usr/bin/python3 scripts/annotation_interop_check.py [--csv annot.txt [--check-files]] [--coco coco.json]
+Usage: /usr/bin/python3 scripts/annotation_interop_check.py [--csv annot.txt [--check-files]] [--coco coco.json] [--voc DIR]
 """
 import argparse
 import json
@@ -59,11 +62,32 @@ def check_coco(path):
             'categories': [[c['id'], c['name']] for c in doc['categories']]}
 
 
+def read_like_labelimg(folder):
+    import xml.etree.ElementTree as ElementTree
+    counts = {}
+    verified = 0
+    files = sorted(f for f in os.listdir(folder) if f.endswith('.xml'))
+    for name in files:
+        root = ElementTree.parse(os.path.join(folder, name)).getroot()
+        assert root.find('filename').text, '%s: no filename' % name
+        if root.attrib.get('verified') == 'yes':
+            verified += 1
+        for obj in root.findall('object'):
+            box = obj.find('bndbox')
+            label = obj.find('name').text
+            [int(float(box.find(k).text)) for k in ('xmin', 'ymin', 'xmax', 'ymax')]
+            if obj.find('difficult') is not None:
+                bool(int(obj.find('difficult').text))
+            counts[label] = counts.get(label, 0) + 1
+    return {'files': len(files), 'verified': verified, 'classes': dict(sorted(counts.items()))}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--csv')
     ap.add_argument('--check-files', action='store_true')
     ap.add_argument('--coco')
+    ap.add_argument('--voc')
     args = ap.parse_args()
     out = {}
     try:
@@ -71,7 +95,9 @@ def main():
             out['csv'] = read_keras_frcnn_csv(args.csv, args.check_files)
         if args.coco:
             out['coco'] = check_coco(args.coco)
-    except (AssertionError, ValueError, KeyError) as e:
+        if args.voc:
+            out['voc'] = read_like_labelimg(args.voc)
+    except (AssertionError, ValueError, KeyError, AttributeError) as e:
         print('invalid: %r' % (e,), file=sys.stderr)
         sys.exit(1)
     print(json.dumps(out))

@@ -121,7 +121,7 @@ test('BCCD via CLI: stats exact counts; convert names the two zero-area boxes an
   assert.equal(readFileSync(out, 'utf8').trim().split('\n').length, expected.objects - expected.degenerate.length);
 }));
 
-test('BCCD converted to CSV and COCO reads back in an independent Python reader (keras-frcnn rules)', (t) => withTemp((dir) => {
+test('BCCD to CSV, COCO and back to VOC reads back in independent Python readers (keras-frcnn, LabelImg rules)', (t) => withTemp((dir) => {
   const bccd = sharedData(t, 'bccd');
   if (!bccd) return;
   if (!need(t, hasPythonModules(['json']), `${systemPython} not found`)) return;
@@ -129,7 +129,10 @@ test('BCCD converted to CSV and COCO reads back in an independent Python reader 
   const coco = path.join(dir, 'coco.json');
   run(['convert', path.join(bccd, 'Annotations'), csv, '--to', 'csv', '--round', '--images', path.join(bccd, 'JPEGImages')]);
   run(['convert', path.join(bccd, 'Annotations'), coco, '--to', 'coco', '--classes', 'RBC,WBC,Platelets']);
-  const py = spawnSync(systemPython, [path.join(repoRoot, 'scripts', 'annotation_interop_check.py'), '--csv', csv, '--check-files', '--coco', coco], { encoding: 'utf8', cwd: scratch });
+  const vocOut = path.join(dir, 'voc');
+  run(['convert', coco, vocOut, '--from', 'coco', '--to', 'voc']);
+  const script = path.join(repoRoot, 'scripts', 'annotation_interop_check.py');
+  const py = spawnSync(systemPython, [script, '--csv', csv, '--check-files', '--coco', coco, '--voc', path.join(vocOut, 'Annotations')], { encoding: 'utf8', cwd: scratch });
   assert.equal(py.status, 0, py.stderr);
   const expected = JSON.parse(readFileSync(path.join(annotationFixtures, 'bccd-counts.json'), 'utf8'));
   const kept: Record<string, number> = { ...expected.classes };
@@ -138,6 +141,8 @@ test('BCCD converted to CSV and COCO reads back in an independent Python reader 
   assert.deepEqual(got.csv, { images: expected.files, classes: kept });
   assert.deepEqual(got.coco.classes, kept);
   assert.deepEqual(got.coco.categories, [[1, 'RBC'], [2, 'WBC'], [3, 'Platelets']]);
+  // VOC written from the COCO file parses the way LabelImg's own reader parses it.
+  assert.deepEqual(got.voc, { files: expected.files, verified: 0, classes: kept });
 }));
 
 test('keras-frcnn CSV to VOC: sizes read from the images, a missing image named', async () => {
