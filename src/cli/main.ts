@@ -5,10 +5,12 @@
  */
 import yargs from 'yargs';
 import { commands } from './commands.js';
-import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './errors.js';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js';
+
+/** A validation failure reported by yargs itself (unknown option, bad choice, missing argument). */
+class YargsUsageError extends UsageError {}
 
 export async function main(argv: string[]): Promise<number> {
-  let usageFailure: string | undefined;
   const parser = yargs(argv)
     .scriptName('hpa-detect')
     .usage('$0 <command> [options]\n\nFind and classify cells in multi-channel microscopy images.')
@@ -21,17 +23,17 @@ export async function main(argv: string[]): Promise<number> {
     .version(false)
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
+    // Throwing here stops yargs before it runs the command's handler.
     .fail((msg, err) => {
       if (err) throw err;
-      usageFailure = msg;
+      throw new YargsUsageError(msg);
     });
   for (const command of commands) parser.command(command);
 
   try {
     await parser.parseAsync();
   } catch (err) {
-    // yargs still runs a handler after a failed validation; the usage error is the real cause.
-    if (usageFailure !== undefined) return reportUsage(parser, usageFailure);
+    if (err instanceof YargsUsageError) return reportUsage(parser, err.message);
     if (err instanceof CliError) {
       process.stderr.write(`hpa-detect: ${err.message}\n`);
       return err.exitCode;
@@ -41,7 +43,6 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.HPA_DETECT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return EXIT_FAILURE;
   }
-  if (usageFailure !== undefined) return reportUsage(parser, usageFailure);
   return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
 }
 
