@@ -118,3 +118,25 @@ test('a parameter the loss does not use gets a zero gradient', async () => {
   const out = await runGraph(g, {});
   assert.deepEqual(Array.from(out['grad.unused']!.data as Float64Array), [0, 0, 0]);
 });
+
+test('a segment with both its own loss and a seed on an output differentiates loss + ⟨seed, output⟩', async () => {
+  const p0 = rand([3], 11);
+  const xT = rand([2, 3], 12);
+  const seedT = rand([2, 3], 13);
+  const build = (): { g: GraphBuilder; o: ReturnType<GraphBuilder['op']>; own: ReturnType<GraphBuilder['op']> } => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float64', [2, 3]);
+    const o = g.op('Sigmoid', [g.op('Mul', [x, g.param('p', p0)])]);
+    const own = g.op('ReduceMean', [g.op('Exp', [o])], { keepdims: 0 });
+    return { g, o, own };
+  };
+  const a = build();
+  const seed = a.g.input('grad.o', 'float64', [2, 3]);
+  a.g.output(buildGradient(a.g, { loss: a.own, params: ['p'], seeds: { [a.o.name]: seed } }).get('p')!, 'grad.p');
+  const b = build();
+  const total = b.g.op('Add', [b.own, b.g.op('ReduceSum', [b.g.op('Mul', [b.o, b.g.constant(seedT)])], { keepdims: 0 })]);
+  b.g.output(buildGradient(b.g, { loss: total, params: ['p'] }).get('p')!, 'grad.p');
+  const ga = (await runGraph(a.g, { x: xT, 'grad.o': seedT }))['grad.p']!;
+  const gb = (await runGraph(b.g, { x: xT }))['grad.p']!;
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs((ga.data[i] as number) - (gb.data[i] as number)) < 1e-12, `grad.p[${i}]`);
+});
