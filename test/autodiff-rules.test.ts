@@ -186,6 +186,16 @@ const f32: Case[] = [
     name: 'AveragePool k3 s2 p1 count_include_pad 1',
     build: (g) => g.op('AveragePool', [g.param('x', rand('float32', [1, 2, 6, 6]))], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 }),
   },
+  { name: 'MaxPool k1 s2 (torchvision LastLevelMaxPool)', build: (g) => g.op('MaxPool', [g.param('x', rand('float32', [1, 2, 5, 6]))], { kernel_shape: [1, 1], strides: [2, 2] }) },
+  {
+    name: 'Resize nearest to sizes [.., 6, 8] (asymmetric, floor)',
+    build: (g) =>
+      g.op('Resize', [g.param('x', rand('float32', [1, 2, 3, 4])), '', '', g.constant(int64s([1, 2, 6, 8]))], {
+        mode: 'nearest',
+        coordinate_transformation_mode: 'asymmetric',
+        nearest_mode: 'floor',
+      }),
+  },
   { name: 'GlobalAveragePool', build: (g) => g.op('GlobalAveragePool', [g.param('x', rand('float32', [2, 3, 4, 5]))]) },
   { name: 'Softplus', build: (g) => g.op('Softplus', [g.param('x', rand('float32', [2, 3, 4]))]) },
   { name: 'AveragePool k2 s2', build: (g) => g.op('AveragePool', [g.param('x', rand('float32', [1, 2, 6, 6]))], { kernel_shape: [2, 2], strides: [2, 2] }) },
