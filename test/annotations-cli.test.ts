@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hasPythonModules, need, repoRoot, sharedData, systemPython } from './helpers.js';
@@ -84,11 +84,26 @@ test('usage errors exit 2 and write nothing; a missing input exits 1 naming it',
   assert.equal(run(['convert', voc, 'x.csv']).status, 2);
   assert.equal(run(['split', voc]).status, 2);
   assert.equal(run(['split', voc, '--out', 'x', '--seed', '1.5']).status, 2);
+
   assert.deepEqual(readdirSync(scratch), []);
   const r = run(['stats', path.join(annotationFixtures, 'nope')]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /cannot read .*nope \(ENOENT\)/);
 });
+
+test('converting onto the input itself is refused (exit 2), files untouched', () => withTemp((dir) => {
+  const ann = path.join(dir, 'Annotations');
+  const file = path.join(ann, 'cells_001.xml');
+  mkdirSync(ann);
+  writeFileSync(file, readFileSync(path.join(voc, 'cells_001.xml'), 'utf8').replace('<xmin>260<', '<xmin>-5<'));
+  const before = readFileSync(file, 'utf8');
+  for (const args of [[ann, dir, '--to', 'voc'], [file, file, '--to', 'csv']]) {
+    const r = run(['convert', ...args]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /would overwrite the input/);
+  }
+  assert.equal(readFileSync(file, 'utf8'), before);
+}));
 
 test('stats --json counts the fixture; split via CLI is deterministic per seed', () => withTemp((dir) => {
   const s = run(['stats', voc, '--json']);

@@ -62,6 +62,15 @@ function requirePath(name: string, value: unknown): asserts value is string {
   if (typeof value !== 'string' || value === '') throw new UsageError(`name the ${name}`);
 }
 
+/** Converting in place would rewrite (and drop boxes from) the user's only copy: refuse it. */
+function refuseOverwritingInput(input: unknown, out: string, to: string): void {
+  if (typeof input !== 'string') return;
+  const source = path.resolve(input);
+  const target = path.resolve(out);
+  const clash = to === 'voc' ? source === path.join(target, 'Annotations') || source.startsWith(path.join(target, 'Annotations') + path.sep) : source === target;
+  if (clash) throw new UsageError(`OUT ${out} would overwrite the input ${input}; write somewhere else`);
+}
+
 function splitOptions(argv: { seed: number; val: number; test: number }): SplitOptions {
   const check = (name: string, v: number) => {
     if (!Number.isFinite(v) || v < 0 || v > 1) throw new UsageError(`--${name} must be a fraction in [0, 1], got ${v}`);
@@ -136,6 +145,7 @@ const convertCommand: CommandModule<object, ConvertArgs> = {
     const outside: OutsidePolicy = argv['reject-outside'] ? 'reject' : argv['keep-outside'] ? 'keep' : 'clip';
     const classes = parseClasses(argv.classes);
     const split = argv.to === 'voc' ? splitOptions(argv) : undefined;
+    refuseOverwritingInput(argv.in, argv.out, argv.to);
     const loaded = await load(argv.in, argv.from, {
       outside,
       ...(classes ? { classes } : {}),
