@@ -10,6 +10,7 @@ import { labelsCommand } from './commands/labels.js';
 import { showCommand } from './commands/show.js';
 import { synthCommand } from './commands/synth.js';
 import { demoCommand } from './commands/demo.js';
+import { predictCommand } from './commands/predict.js';
 
 // Add new commands here: one import above, one entry below.
 export const commands: CommandModule<any, any>[] = [
@@ -19,5 +20,6 @@ export const commands: CommandModule<any, any>[] = [
   mergeCommand,
   labelsCommand,
   showCommand,
+  predictCommand,
   synthCommand,
 ];

@@ -4,3 +4,4 @@ export { transformBatch, resizedSize, resizeBilinear, rgbToTensor, resizeBoxesIn
 export { rpnProposals, anchorLevels, topKIndices, type Proposals, type RpnLevelOutput } from './rpn-proposals.js';
 export { postprocessDetections, softmaxRows, type Detections } from './roi-postprocess.js';
 export { createSessions, ProviderUnavailableError, CUDA_INSTALL_HINT, type ProviderChoice, type ProviderName, type SessionOptions } from './providers.js';
+export { predictFiles, listImages, channelMeans, CSV_HEADER, IMAGE_EXTENSIONS, type ImagePrediction, type PredictFilesOptions } from './predict-files.js';
