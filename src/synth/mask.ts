@@ -177,11 +177,14 @@ export function hitsBitmap(bitmap: Uint8Array, width: number, m: Mask): boolean 
   return false;
 }
 
-/** The mask as a full width×height 8-bit image, 255 inside and 0 outside (the PNG written to disk). */
-export function toFullImage(m: Mask, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(width * height);
+/**
+ * The mask as full width×height PNG rows: each row a filter byte 0 then width pixels, 255 inside
+ * and 0 outside (what png.ts encodeFilteredRows takes; the mask files on disk).
+ */
+export function toPngRows(m: Mask, width: number, height: number): Uint8Array {
+  const out = new Uint8Array((width + 1) * height);
   for (let y = 0; y < m.h; y++) {
-    const row = (m.y0 + y) * width + m.x0;
+    const row = (m.y0 + y) * (width + 1) + 1 + m.x0;
     for (let x = 0; x < m.w; x++) if (m.data[y * m.w + x]) out[row + x] = 255;
   }
   return out;

@@ -44,15 +44,25 @@ function chunk(type: string, data: Uint8Array): Buffer {
  * Deflate runs on the libuv thread pool. `level` is the zlib level (default 6).
  */
 export async function encodeGrayPng(pixels: Uint8Array, width: number, height: number, level = 6): Promise<Buffer> {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new RangeError(`width and height must be positive integers, got ${width}×${height}`);
-  }
+  checkSize(width, height);
   if (pixels.length !== width * height) {
     throw new RangeError(`pixels must have width*height = ${width * height} bytes, got ${pixels.length}`);
   }
   // Each row is prefixed with its filter type byte (0: none).
   const raw = Buffer.alloc((width + 1) * height);
   for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+  return encodeFilteredRows(raw, width, height, level);
+}
+
+/**
+ * Encode rows that already carry PNG filter bytes: (width + 1)·height bytes, each row a filter
+ * type (0: none) followed by width gray pixels. Lets callers (masks) write rows in place.
+ */
+export async function encodeFilteredRows(raw: Uint8Array, width: number, height: number, level = 6): Promise<Buffer> {
+  checkSize(width, height);
+  if (raw.length !== (width + 1) * height) {
+    throw new RangeError(`raw must have (width+1)*height = ${(width + 1) * height} bytes, got ${raw.length}`);
+  }
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -63,4 +73,10 @@ export async function encodeGrayPng(pixels: Uint8Array, width: number, height: n
   // masks, and 3–4× faster.
   const idat = await deflate(raw, { level, strategy: zlib.constants.Z_RLE });
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))]);
+}
+
+function checkSize(width: number, height: number): void {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new RangeError(`width and height must be positive integers, got ${width}×${height}`);
+  }
 }

@@ -13,8 +13,8 @@ import { formatVocXml } from '../annotations/voc-write.js';
 import type { ImageAnnotation } from '../annotations/model.js';
 import { synthParams, type SynthDifficulty, type SynthParams } from './params.js';
 import { CHANNEL_NAMES, generateImage, type SynthImage } from './generate.js';
-import { encodeGrayPng } from './png.js';
-import { toFullImage } from './mask.js';
+import { encodeFilteredRows, encodeGrayPng } from './png.js';
+import { toPngRows } from './mask.js';
 import { NUCLEOLI } from './cell.js';
 
 /** What to generate. */
@@ -140,7 +140,7 @@ async function writeImage(outDir: string, id: string, image: SynthImage, staleMa
     const file = `${id}_${k}.png`;
     staleMasks.delete(file);
     writes.push(
-      encodeGrayPng(toFullImage(cell.mask, width, height), width, height).then((png) =>
+      encodeFilteredRows(toPngRows(cell.mask, width, height), width, height).then((png) =>
         writeFileAtomic(path.join(outDir, 'masks', file), png),
       ),
     );
