@@ -70,8 +70,7 @@ export function buildGradient(g: GraphBuilder, opts: GradientOptions): Gradients
   const active: typeof nodes = [];
   for (let k = nodes.length - 1; k >= 0; k--) {
     const n = nodes[k]!;
-    if (!n.outputs.some((o) => needed.has(o))) continue;
-    if (!dependsOnTarget.has(n.outputs.find((o) => needed.has(o))!)) continue;
+    if (!n.outputs.some((o) => needed.has(o))) continue; // needed ⊆ dependsOnTarget
     active.push(n);
     for (const i of n.inputs) if (i !== '' && dependsOnTarget.has(i)) needed.add(i);
   }

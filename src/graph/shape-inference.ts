@@ -165,8 +165,8 @@ const RULES: Record<string, Rule> = {
   ConstantOfShape: (c) => {
     const a = c.attrs['value'];
     const dtype = a?.type === 'tensor' ? a.value.dtype : 'float32';
-    const dims = c.dimsOf(0);
-    return [{ dtype, shape: dims ?? (c.in(0).shape?.[0] !== undefined && typeof c.in(0).shape![0] === 'number' ? new Array(c.in(0).shape![0] as number).fill(null) : undefined) }];
+    const rank = c.in(0).shape?.[0];
+    return [{ dtype, shape: c.dimsOf(0) ?? (typeof rank === 'number' ? new Array<Dim>(rank).fill(null) : undefined) }];
   },
   Expand: (c) => {
     const dims = c.dimsOf(1);
