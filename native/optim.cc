@@ -51,21 +51,44 @@ struct SgdJob {
 
 using hpa::ParallelFor;
 
+template <bool kMomentum, bool kNesterov, bool kInit, bool kMaximize, bool kDecay>
+void SgdRange(const SgdJob& j, int64_t b, int64_t e) {
+  float* __restrict p = j.p;
+  const float* __restrict g = j.g;
+  float* __restrict buf = j.buf;
+  const float wd = j.wd, mom = j.momentum, omd = j.one_minus_damp, neg_lr = j.neg_lr;
+  for (int64_t i = b; i < e; ++i) {  // branch-free body: GCC vectorizes it
+    float d = kMaximize ? -g[i] : g[i];
+    if (kDecay) d = d + wd * p[i];
+    if (kMomentum) {
+      const float m = kInit ? d : buf[i] * mom + omd * d;
+      buf[i] = m;
+      d = kNesterov ? d + mom * m : m;
+    }
+    p[i] = p[i] + neg_lr * d;
+  }
+}
+
+template <bool kMomentum, bool kNesterov, bool kInit, bool kMaximize>
+void SgdRange4(const SgdJob& j, int64_t b, int64_t e) {
+  j.wd != 0.f ? SgdRange<kMomentum, kNesterov, kInit, kMaximize, true>(j, b, e)
+              : SgdRange<kMomentum, kNesterov, kInit, kMaximize, false>(j, b, e);
+}
+template <bool kMomentum, bool kNesterov, bool kInit>
+void SgdRange3(const SgdJob& j, int64_t b, int64_t e) {
+  j.maximize ? SgdRange4<kMomentum, kNesterov, kInit, true>(j, b, e)
+             : SgdRange4<kMomentum, kNesterov, kInit, false>(j, b, e);
+}
+template <bool kMomentum, bool kNesterov>
+void SgdRange2(const SgdJob& j, int64_t b, int64_t e) {
+  j.init ? SgdRange3<kMomentum, kNesterov, true>(j, b, e) : SgdRange3<kMomentum, kNesterov, false>(j, b, e);
+}
+
 void RunSgd(const SgdJob& j) {
   ParallelFor(j.n, j.threads, kGrain, [&](int64_t b, int64_t e) {
-    float* __restrict p = j.p;
-    const float* __restrict g = j.g;
-    float* __restrict buf = j.buf;
-    for (int64_t i = b; i < e; ++i) {
-      float d = j.maximize ? -g[i] : g[i];
-      if (j.wd != 0.f) d = d + j.wd * p[i];
-      if (buf) {
-        const float m = j.init ? d : buf[i] * j.momentum + j.one_minus_damp * d;
-        buf[i] = m;
-        d = j.nesterov ? d + j.momentum * m : m;
-      }
-      p[i] = p[i] + j.neg_lr * d;
-    }
+    if (!j.buf) SgdRange3<false, false, false>(j, b, e);
+    else if (j.nesterov) SgdRange2<true, true>(j, b, e);
+    else SgdRange2<true, false>(j, b, e);
   });
 }
 

@@ -72,12 +72,26 @@ try {
 }
 
 const state = createAdamWState(n);
-const adamw = timeMs(() => adamwStepSync(param, grad, state, opts));
-const adamw1 = timeMs(() => adamwStepSync(param, grad, state, { ...opts, threads: 1 }));
 const bytes = 14 * n;
 const src = new Uint8Array(bytes).fill(1);
 const dst = new Uint8Array(bytes);
-const memcpy = timeMs(() => dst.set(src));
+// AdamW (default threads, 1 thread) and the memcpy alternate within each repetition, so the
+// three see the same machine load.
+const fns = [
+  () => adamwStepSync(param, grad, state, opts),
+  () => adamwStepSync(param, grad, state, { ...opts, threads: 1 }),
+  () => dst.set(src),
+];
+const samples: number[][] = fns.map(() => []);
+fns.forEach((f) => f());
+for (let r = 0; r < reps; r++) {
+  fns.forEach((f, i) => {
+    const t0 = process.hrtime.bigint();
+    f();
+    samples[i].push(Number(process.hrtime.bigint() - t0) / 1e6);
+  });
+}
+const [adamw, adamw1, memcpy] = samples.map(median);
 const sgdState = createSgdState();
 const sgd = timeMs(() => sgdStepSync(param, grad, sgdState, { lr: 0.01, momentum: 0.9 }));
 const clip = timeMs(() => clipGradNormSync([grad], 1e9));

@@ -8,10 +8,13 @@
  * forward + backward. Multi-scale: 4 FPN levels (256 channels, 128², 64², 32², 16² for a 512²
  * image), 1000 RoIs over 2 images, torchvision's MultiScaleRoIAlign level mapping.
  * torchvision runs through scripts/bench_roi_align.py on /usr/bin/python3 with 2 threads; it is
- * skipped (ours only) when torchvision is missing. Prints medians, ratios and max |ours - torch|.
+ * skipped (ours only) when torchvision is missing. Each repetition runs ours then torchvision (a
+ * helper process answering one timed call per request), so both see the same machine load.
+ * Prints medians, ratios and max |ours - torch|.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
 import { roiAlignBackwardSync, roiAlignSync, type FeatureShape } from '../src/detection/roi-align.js';
@@ -107,40 +110,76 @@ try {
     }),
   );
 
-  const rowsOurs: Record<string, { fwd: number; fwdBwd: number; fwdDiff?: number; gradDiff?: number }> = {};
-  for (const s of single) {
-    const fwd = timeMs(() => roiAlignSync(feats, shape, s.rois, 7, 0.25, 2, false));
-    const fwdBwd = timeMs(() => {
-      roiAlignSync(feats, shape, s.rois, 7, 0.25, 2, false);
-      roiAlignBackwardSync(s.grad, s.rois, shape, 7, 0.25, 2, false);
-    });
-    rowsOurs[s.name] = { fwd, fwdBwd };
-  }
-  {
-    const fwd = timeMs(() => multiScaleRoiAlignSync(levels, msRois, imageSizes, { outputSize: 7, samplingRatio: 2 }));
-    const fwdBwd = timeMs(() => {
-      const r = multiScaleRoiAlignSync(levels, msRois, imageSizes, { outputSize: 7, samplingRatio: 2 });
-      multiScaleRoiAlignBackwardSync(msGrad, msRois, levelShapes, r.levels, r.scales, { outputSize: 7, samplingRatio: 2 });
-    });
-    rowsOurs.ms = { fwd, fwdBwd };
+  // torchvision helper: prepares its results, then answers one timed call per request.
+  let torch: { torch: string; threads: number } | undefined;
+  let ask: ((cmd: string) => Promise<number>) | undefined;
+  let child: ChildProcessWithoutNullStreams | undefined;
+  if (spawnSync(python, ['-c', 'import torchvision'], { stdio: 'ignore' }).status === 0) {
+    child = spawn(python, [path.join(packageRoot, 'scripts', 'bench_roi_align.py'), dir]);
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const next = async () => {
+      const r = await lines.next();
+      if (r.done) throw new Error(`bench_roi_align.py exited: ${stderr.slice(-2000)}`);
+      return r.value as string;
+    };
+    torch = JSON.parse(await next());
+    ask = async (cmd) => {
+      child!.stdin.write(cmd + '\n');
+      return Number(await next());
+    };
+  } else {
+    console.log(`(${python} has no torchvision: ours only)`);
   }
 
-  let torch: { torch: string; threads: number; single: { name: string; fwd_ms: number; fwd_bwd_ms: number }[]; multi: { name: string; fwd_ms: number; fwd_bwd_ms: number }[] } | undefined;
-  const probe = spawnSync(python, ['-c', 'import torchvision'], { stdio: 'ignore' });
-  if (probe.status === 0) {
-    const r = spawnSync(python, [path.join(packageRoot, 'scripts', 'bench_roi_align.py'), dir], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    if (r.status !== 0) throw new Error(`bench_roi_align.py failed: ${r.stderr}`);
-    torch = JSON.parse(r.stdout);
+  // Each repetition times ours, then torchvision, alternately, so both see the same load.
+  const msOpts = { outputSize: 7, samplingRatio: 2 };
+  const ours: Record<string, Record<'fwd' | 'fwd_bwd', () => void>> = {};
+  for (const s of single) {
+    ours[s.name] = {
+      fwd: () => roiAlignSync(feats, shape, s.rois, 7, 0.25, 2, false),
+      fwd_bwd: () => {
+        roiAlignSync(feats, shape, s.rois, 7, 0.25, 2, false);
+        roiAlignBackwardSync(s.grad, s.rois, shape, 7, 0.25, 2, false);
+      },
+    };
+  }
+  ours.ms = {
+    fwd: () => multiScaleRoiAlignSync(levels, msRois, imageSizes, msOpts),
+    fwd_bwd: () => {
+      const r = multiScaleRoiAlignSync(levels, msRois, imageSizes, msOpts);
+      multiScaleRoiAlignBackwardSync(msGrad, msRois, levelShapes, r.levels, r.scales, msOpts);
+    },
+  };
+  const rowsOurs: Record<string, { fwd: number; fwdBwd: number; tFwd?: number; tFwdBwd?: number; fwdDiff?: number; gradDiff?: number }> = {};
+  for (const [name, fns] of Object.entries(ours)) {
+    const row: (typeof rowsOurs)[string] = { fwd: 0, fwdBwd: 0 };
+    for (const mode of ['fwd', 'fwd_bwd'] as const) {
+      const o: number[] = [];
+      const t: number[] = [];
+      fns[mode]();
+      if (ask) await ask(`${name} ${mode}`);
+      for (let i = 0; i < reps; i++) {
+        o.push(timeMs(fns[mode]));
+        if (ask) t.push(await ask(`${name} ${mode}`));
+      }
+      if (mode === 'fwd') [row.fwd, row.tFwd] = [median(o), ask ? median(t) : undefined];
+      else [row.fwdBwd, row.tFwdBwd] = [median(o), ask ? median(t) : undefined];
+    }
+    rowsOurs[name] = row;
+  }
+  if (child) {
+    child.stdin.write('quit\n');
+    child.stdin.end();
     for (const s of single) {
       rowsOurs[s.name].fwdDiff = maxAbsDiff(roiAlignSync(feats, shape, s.rois, 7, 0.25, 2, false), readF32(path.join(dir, `${s.name}.torch_fwd.bin`)));
       rowsOurs[s.name].gradDiff = maxAbsDiff(roiAlignBackwardSync(s.grad, s.rois, shape, 7, 0.25, 2, false), readF32(path.join(dir, `${s.name}.torch_grad.bin`)));
     }
-    const r2 = multiScaleRoiAlignSync(levels, msRois, imageSizes, { outputSize: 7, samplingRatio: 2 });
+    const r2 = multiScaleRoiAlignSync(levels, msRois, imageSizes, msOpts);
     rowsOurs.ms.fwdDiff = maxAbsDiff(r2.output, readF32(path.join(dir, 'ms.torch_fwd.bin')));
-    const g2 = multiScaleRoiAlignBackwardSync(msGrad, msRois, levelShapes, r2.levels, r2.scales, { outputSize: 7, samplingRatio: 2 });
+    const g2 = multiScaleRoiAlignBackwardSync(msGrad, msRois, levelShapes, r2.levels, r2.scales, msOpts);
     rowsOurs.ms.gradDiff = Math.max(...g2.map((g, i) => maxAbsDiff(g, readF32(path.join(dir, `ms.torch_grad${i}.bin`)))));
-  } else {
-    console.log(`(${python} has no torchvision: ours only)`);
   }
 
   console.log(`RoIAlign benchmark, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), median of ${reps}` +
@@ -153,10 +192,11 @@ try {
     ms: 'multi-scale, 4 levels (2×256×128² … 16²), 1000 RoIs, 7×7, sr 2',
   };
   for (const [name, o] of Object.entries(rowsOurs)) {
-    const t = torch ? [...torch.single, ...torch.multi].find((x) => x.name === name) : undefined;
     const f = (x: number) => x.toFixed(1);
-    console.log(`| ${label[name]} | ${f(o.fwd)} | ${t ? f(t.fwd_ms) : '-'} | ${t ? (t.fwd_ms / o.fwd).toFixed(1) + '×' : '-'} | ` +
-      `${f(o.fwdBwd)} | ${t ? f(t.fwd_bwd_ms) : '-'} | ${t ? (t.fwd_bwd_ms / o.fwdBwd).toFixed(1) + '×' : '-'} | ` +
+    const tf = o.tFwd;
+    const tb = o.tFwdBwd;
+    console.log(`| ${label[name]} | ${f(o.fwd)} | ${tf !== undefined ? f(tf) : '-'} | ${tf !== undefined ? (tf / o.fwd).toFixed(1) + '×' : '-'} | ` +
+      `${f(o.fwdBwd)} | ${tb !== undefined ? f(tb) : '-'} | ${tb !== undefined ? (tb / o.fwdBwd).toFixed(1) + '×' : '-'} | ` +
       `${o.fwdDiff === undefined ? '-' : `${o.fwdDiff.toExponential(1)} / ${o.gradDiff!.toExponential(1)}`} |`);
   }
 } finally {

@@ -1,7 +1,10 @@
 #!/usr/bin/python3
-"""torchvision side of scripts/bench-roi-align.ts: reads the inputs the TS bench wrote, times
-torchvision's roi_align (forward, forward+backward) and MultiScaleRoIAlign with torch limited to
-2 threads, writes its results next to the inputs for the equality check, prints JSON timings.
+"""torchvision side of scripts/bench-roi-align.ts: reads the inputs the TS bench wrote, writes
+torchvision's results (roi_align / MultiScaleRoIAlign forward and autograd backward) next to them
+for the equality check, prints "ready", then answers one timed call per request line
+("NAME fwd" or "NAME fwd_bwd" -> elapsed ms; "quit" ends), so that the bench can interleave
+torchvision's repetitions with its own and both see the same machine load. torch is limited to
+2 threads (its CPU roi_align is single-threaded anyway).
 
 usage: /usr/bin/python3 scripts/bench_roi_align.py DIR   (DIR holds config.json and *.bin)
 """
@@ -21,20 +24,43 @@ def load(d, name, shape):
     return torch.from_numpy(np.fromfile(os.path.join(d, name), dtype='<f4').reshape(shape))
 
 
-def median_ms(fn, reps):
-    fn()  # warm-up
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t0) * 1e3)
-    return float(np.median(ts))
+def time_ms(fn):
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def single_fns(feats, rois, args, grad):
+    x = feats.clone().requires_grad_(True)
+
+    def fwd():
+        with torch.no_grad():
+            roi_align(feats, rois, **args)
+
+    def fwd_bwd():
+        x.grad = None
+        roi_align(x, rois, **args).backward(grad)
+
+    return fwd, fwd_bwd, x
+
+
+def multi_fns(pooler, feats, xs, boxes, image_shapes, grad):
+    def fwd():
+        with torch.no_grad():
+            return pooler({str(i): f for i, f in enumerate(feats)}, boxes, image_shapes)
+
+    def fwd_bwd():
+        for x in xs:
+            x.grad = None
+        pooler({str(i): x for i, x in enumerate(xs)}, boxes, image_shapes).backward(grad)
+
+    return fwd, fwd_bwd
 
 
 def main():
     d = sys.argv[1]
     cfg = json.load(open(os.path.join(d, 'config.json')))
-    res = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'single': [], 'multi': []}
+    fns = {}
     for case in cfg['single']:
         feats = load(d, case['features'], case['featureShape'])
         rois = load(d, case['rois'], [-1, 5])
@@ -46,20 +72,10 @@ def main():
                     aligned=case['aligned'])
         out = roi_align(feats, rois, **args)
         out.numpy().astype('<f4').tofile(os.path.join(d, case['name'] + '.torch_fwd.bin'))
-        x = feats.clone().requires_grad_(True)
-
-        def fwd():
-            with torch.no_grad():
-                roi_align(feats, rois, **args)
-
-        def fwd_bwd():
-            x.grad = None
-            roi_align(x, rois, **args).backward(grad)
-
+        fwd, fwd_bwd, x = single_fns(feats, rois, args, grad)
         fwd_bwd()
         x.grad.numpy().astype('<f4').tofile(os.path.join(d, case['name'] + '.torch_grad.bin'))
-        res['single'].append(dict(name=case['name'], fwd_ms=median_ms(fwd, case['reps']),
-                                  fwd_bwd_ms=median_ms(fwd_bwd, case['reps'])))
+        fns[case['name']] = {'fwd': fwd, 'fwd_bwd': fwd_bwd}
     for case in cfg['multi']:
         feats = [load(d, f, s) for f, s in zip(case['features'], case['levelShapes'])]
         rois = load(d, case['rois'], [-1, 5])
@@ -74,24 +90,20 @@ def main():
         c = feats[0].shape[1]
         grad = load(d, case['gradOutput'], [k, c] + case['outputSize'])[order]
 
-        def fwd():
-            with torch.no_grad():
-                return pooler({str(i): f for i, f in enumerate(feats)}, boxes, image_shapes)
-
-        def fwd_bwd():
-            for x in xs:
-                x.grad = None
-            pooler({str(i): x for i, x in enumerate(xs)}, boxes, image_shapes).backward(grad)
-
+        fwd, fwd_bwd = multi_fns(pooler, feats, xs, boxes, image_shapes, grad)
         out = torch.empty(k, c, *case['outputSize'])
         out[order] = fwd()
         out.numpy().astype('<f4').tofile(os.path.join(d, case['name'] + '.torch_fwd.bin'))
         fwd_bwd()
         for i, x in enumerate(xs):
             x.grad.numpy().astype('<f4').tofile(os.path.join(d, f"{case['name']}.torch_grad{i}.bin"))
-        res['multi'].append(dict(name=case['name'], fwd_ms=median_ms(fwd, case['reps']),
-                                 fwd_bwd_ms=median_ms(fwd_bwd, case['reps'])))
-    print(json.dumps(res))
+        fns[case['name']] = {'fwd': fwd, 'fwd_bwd': fwd_bwd}
+    print(json.dumps({'ready': True, 'torch': torch.__version__, 'threads': torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        parts = line.split()
+        if not parts or parts[0] == 'quit':
+            break
+        print(f'{time_ms(fns[parts[0]][parts[1]]):.4f}', flush=True)
 
 
 if __name__ == '__main__':
