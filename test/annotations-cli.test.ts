@@ -89,6 +89,9 @@ test('usage errors exit 2 and write nothing; a missing input exits 1 naming it',
   const r = run(['stats', path.join(annotationFixtures, 'nope')]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /cannot read .*nope \(ENOENT\)/);
+  const empty = run(['convert', path.join(annotationFixtures, 'csv'), 'x.csv', '--to', 'csv']);
+  assert.equal(empty.status, 1);
+  assert.match(empty.stderr, /no \.xml files in .*csv/);
 });
 
 test('converting onto the input itself is refused (exit 2), files untouched', () => withTemp((dir) => {

@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AnnotationIssue, ImageAnnotation } from './model.js';
-import { loadVocDataset, type LoadOptions } from './dataset.js';
+import { listVocFiles, loadVocDataset, type LoadOptions } from './dataset.js';
 import { parseCocoJson } from './coco.js';
 import { parseKerasCsv } from './csv.js';
 import { checkImageFile } from './image-check.js';
@@ -25,7 +25,7 @@ export interface LoadedAnnotations {
   filesWithErrors: string[];
 }
 
-/** The input is missing or unreadable (a bad content never throws: it becomes issues). */
+/** The input is missing, unreadable or (VOC) holds no XML file; bad content never throws: it becomes issues. */
 export class AnnotationInputError extends Error {
   override name = 'AnnotationInputError';
 }
@@ -48,6 +48,8 @@ export async function loadAnnotations(input: string, format: AnnotationFormat, o
     throw new AnnotationInputError(`cannot read ${input} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   if (format === 'voc') {
+    // An empty folder is almost always the wrong folder (e.g. the images): say so instead of writing nothing.
+    if ((await listVocFiles(input)).length === 0) throw new AnnotationInputError(`no .xml files in ${input}`);
     const d = await loadVocDataset(input, options);
     return { annotations: d.items.map((i) => i.annotation), ids: d.items.map((i) => i.id), issues: d.issues, filesWithErrors: d.filesWithErrors };
   }
