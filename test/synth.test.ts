@@ -106,11 +106,23 @@ test('a rerun with fewer cells removes the stale masks of that image', async () 
   }
 });
 
-function cli(args: string[]) {
-  return spawnSync(process.execPath, [bin, 'synth', ...args], { encoding: 'utf8' });
+/** Run `hpa-detect synth ...` in this process (main() returns the exit code), capturing output. */
+async function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const { main } = await import('../src/cli/main.js');
+  let stdout = '', stderr = '';
+  const out = process.stdout.write, err = process.stderr.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof out;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof err;
+  try {
+    const status = await main(['synth', ...args]);
+    return { status, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
 }
 
-test('CLI: bad arguments exit 2 with a message naming them; an unwritable folder exits 1', () => {
+test('CLI: bad arguments exit 2 with a message naming them; an unwritable folder exits 1', async () => {
   const dir = tmp('cli');
   try {
     for (const [args, pattern] of [
@@ -120,21 +132,38 @@ test('CLI: bad arguments exit 2 with a message naming them; an unwritable folder
       [['--count', '1', '--difficulty', 'extreme'], /difficulty/],
       [['--count', '1', '--seed', '-1'], /seed/],
       [['--count', '1', '--size', '50'], /size/],
+      [['--count'], /count/],
     ] as const) {
-      const r = cli(['--out', dir, ...args]);
+      const r = await cli(['--out', dir, ...args]);
       assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}, stderr ${r.stderr}`);
       assert.match(r.stderr, pattern);
     }
-    const r = cli(['--count', '1']);
+    const r = await cli(['--count', '1']);
     assert.equal(r.status, 2, 'missing --out');
+    assert.match(r.stderr, /out/);
     const file = path.join(dir, 'a-file');
     writeFileSync(file, 'x');
-    const bad = cli(['--out', path.join(file, 'sub'), '--count', '1']);
+    const bad = await cli(['--out', path.join(file, 'sub'), '--count', '1']);
     assert.equal(bad.status, 1, bad.stderr);
     assert.match(bad.stderr, /cannot write/);
-    const ok = cli(['--out', path.join(dir, 'ok'), '--count', '1', '--seed', '9', '--json']);
+    const ok = await cli(['--out', path.join(dir, 'ok'), '--count', '1', '--seed', '9', '--json']);
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(JSON.parse(ok.stdout).images, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the hpa-detect binary runs synth and exits 2 on a bad count', () => {
+  const dir = tmp('bin');
+  try {
+    const run = (args: string[]) => spawnSync(process.execPath, [bin, 'synth', '--out', dir, ...args], { encoding: 'utf8' });
+    const bad = run(['--count', '0']);
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /count must be an integer/);
+    const ok = run(['--count', '1', '--json']);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.ok(existsSync(path.join(dir, 'synth_0000.xml')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
