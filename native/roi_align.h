@@ -256,6 +256,21 @@ inline v4f LoadV4(const float* p) {
 }
 inline void StoreV4(float* p, v4f v) { std::memcpy(p, &v, sizeof(v)); }
 
+// One row of bins with 4-column windows: out[q] = sum_i wy[i] <row_i[xs[q]..+4], wx[q]> / count.
+// kSy > 0: the window height as a compile-time constant; 0: runtime `sy`.
+template <int kSy>
+inline void ForwardRow4(int pw, const float* __restrict base, int64_t W, const float* wy, const int32_t* xs,
+                        const float* wxs, float count, float* __restrict out, int sy = kSy) {
+  const int n = kSy > 0 ? kSy : sy;
+  for (int q = 0; q < pw; ++q) {
+    const float* b = base + xs[q];
+    v4f acc = LoadV4(b) * wy[0];
+    for (int i = 1; i < n; ++i) acc += LoadV4(b + i * W) * wy[i];
+    const v4f prod = acc * LoadV4(wxs + q * 4);
+    out[q] = ((prod[0] + prod[1]) + (prod[2] + prod[3])) / count;
+  }
+}
+
 // One RoI, one channel: out[ph*pw] from plane[H*W].
 inline void ForwardPlane(const Config& cfg, const Geometry& g, const RoiGeom& rg, const float* __restrict plane,
                          float* __restrict out) {
@@ -274,12 +289,12 @@ inline void ForwardPlane(const Config& cfg, const Geometry& g, const RoiGeom& rg
     const float* base = plane + ys[p] * W;
     const float* wy = wys + p * sy;
     if (sx == 4) {
-      for (int q = 0; q < cfg.pw; ++q) {
-        const float* b = base + xs[q];
-        v4f acc = LoadV4(b) * wy[0];
-        for (int i = 1; i < sy; ++i) acc += LoadV4(b + i * W) * wy[i];
-        const v4f prod = acc * LoadV4(wxs + q * 4);
-        out[p * cfg.pw + q] = ((prod[0] + prod[1]) + (prod[2] + prod[3])) / count;
+      switch (sy) {  // fixed window heights unrolled (a 7×7, sr 2 bin spans 2 to 4 rows)
+        case 1: ForwardRow4<1>(cfg.pw, base, W, wy, xs, wxs, count, out + p * cfg.pw); break;
+        case 2: ForwardRow4<2>(cfg.pw, base, W, wy, xs, wxs, count, out + p * cfg.pw); break;
+        case 3: ForwardRow4<3>(cfg.pw, base, W, wy, xs, wxs, count, out + p * cfg.pw); break;
+        case 4: ForwardRow4<4>(cfg.pw, base, W, wy, xs, wxs, count, out + p * cfg.pw); break;
+        default: ForwardRow4<0>(cfg.pw, base, W, wy, xs, wxs, count, out + p * cfg.pw, sy); break;
       }
     } else {
       for (int q = 0; q < cfg.pw; ++q) {
@@ -295,6 +310,18 @@ inline void ForwardPlane(const Config& cfg, const Geometry& g, const RoiGeom& rg
         out[p * cfg.pw + q] = v / count;
       }
     }
+  }
+}
+
+// Backward of ForwardRow4: row_i[xs[q]..+4] += (g[q] / count) * wy[i] * wx[q].
+template <int kSy>
+inline void BackwardRow4(int pw, float* __restrict base, int64_t W, const float* wy, const int32_t* xs,
+                         const float* wxs, float count, const float* g, int sy = kSy) {
+  const int n = kSy > 0 ? kSy : sy;
+  for (int q = 0; q < pw; ++q) {
+    const v4f wx = LoadV4(wxs + q * 4) * (g[q] / count);
+    float* bq = base + xs[q];
+    for (int i = 0; i < n; ++i) StoreV4(bq + i * W, LoadV4(bq + i * W) + wx * wy[i]);
   }
 }
 
@@ -355,13 +382,21 @@ inline void Backward(const Config& cfg, const float* grad_out, const float* rois
         for (int p = 0; p < cfg.ph; ++p) {
           float* base = plane + ys[p] * W;
           const float* wy = wys + p * sy;
+          const float* gp = go + p * cfg.pw;
+          if (sx == 4) {
+            switch (sy) {
+              case 1: BackwardRow4<1>(cfg.pw, base, W, wy, xs, wxs, count, gp); break;
+              case 2: BackwardRow4<2>(cfg.pw, base, W, wy, xs, wxs, count, gp); break;
+              case 3: BackwardRow4<3>(cfg.pw, base, W, wy, xs, wxs, count, gp); break;
+              case 4: BackwardRow4<4>(cfg.pw, base, W, wy, xs, wxs, count, gp); break;
+              default: BackwardRow4<0>(cfg.pw, base, W, wy, xs, wxs, count, gp, sy); break;
+            }
+            continue;
+          }
           for (int q = 0; q < cfg.pw; ++q) {
             const float gb = go[p * cfg.pw + q] / count;
             float* bq = base + xs[q];
-            if (sx == 4) {
-              const v4f wx = LoadV4(wxs + q * 4) * gb;
-              for (int i = 0; i < sy; ++i) StoreV4(bq + i * W, LoadV4(bq + i * W) + wx * wy[i]);
-            } else {
+            {
               const float* wx = wxs + q * sx;
               for (int i = 0; i < sy; ++i) {
                 const float gy = gb * wy[i];
