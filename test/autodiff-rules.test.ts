@@ -115,6 +115,10 @@ const cases: Case[] = [
     build: (g, d) => g.op('Slice', [g.param('x', rand(d, [4, 5, 6])), g.constant(int64s([1, -4])), g.constant(int64s([100, 5])), g.constant(int64s([0, 2]))]),
   },
   {
+    name: 'Slice steps 2 and 3 with offsets',
+    build: (g, d) => g.op('Slice', [g.param('x', rand(d, [3, 7, 8])), g.constant(int64s([1, 0])), g.constant(int64s([7, 100])), g.constant(int64s([1, 2])), g.constant(int64s([2, 3]))]),
+  },
+  {
     name: 'Gather axis 0 with repeated and negative indices',
     build: (g, d) => g.op('Gather', [g.param('x', rand(d, [5, 3])), g.constant(tensor(BigInt64Array.from([0n, 2n, 2n, -1n]), [2, 2]))], { axis: 0 }),
   },

@@ -47,7 +47,11 @@ function split(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[
   return [parts.length === 1 ? parts[0]! : c.op('Concat', parts, { axis })];
 }
 
-/** Slice with step 1: pad dY with zeros back to the input's (static) extent. */
+/**
+ * Slice (constant starts/ends/axes/steps, static input): put dY back where it came from. Positive
+ * steps s > 1 first interleave s − 1 zeros after each element (Unsqueeze, Pad, Reshape), then
+ * one Pad restores the offsets before and after the sliced range.
+ */
 function slice(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[] {
   const x = c.x(0);
   const dims = c.staticDims(x, 'the Slice gradient');
@@ -62,14 +66,28 @@ function slice(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[
   const steps = constInts(4) ?? starts.map(() => 1);
   const r = dims.length;
   const pads = new Array<number>(2 * r).fill(0);
+  let dy = c.dy0(dys);
+  const cur = [...(dy.shape as number[])];
   axes.forEach((a0, i) => {
     const a = normAxis(c, a0, r);
-    if (steps[i] !== 1) c.fail(`only step 1 is supported for the gradient, got steps [${steps}]`);
-    const { start, count } = sliceRange(dims[a]!, starts[i]!, ends[i]!, 1);
+    const step = steps[i]!;
+    if (step < 1) c.fail(`only positive steps are supported for the gradient, got steps [${steps}]`);
+    const { start, count } = sliceRange(dims[a]!, starts[i]!, ends[i]!, step);
+    let span = count;
+    if (step > 1 && count > 0) {
+      const spread = new Array<number>(2 * (r + 1)).fill(0);
+      spread[a + 1 + r + 1] = step - 1;
+      const inter = c.op('Pad', [c.op('Unsqueeze', [dy, c.ints([a + 1])]), c.ints(spread)]);
+      span = (count - 1) * step + 1;
+      cur[a] = count * step;
+      const merged = c.op('Reshape', [inter, c.ints(cur)]);
+      cur[a] = span;
+      dy = c.op('Slice', [merged, c.ints([0]), c.ints([span]), c.ints([a])]);
+    }
     pads[a] = start;
-    pads[a + r] = dims[a]! - start - count;
+    pads[a + r] = dims[a]! - start - span;
   });
-  return [c.op('Pad', [c.dy0(dys), c.ints(pads)])];
+  return [c.op('Pad', [dy, c.ints(pads)])];
 }
 
 /** Expand: sum dY over the broadcast axes. */
