@@ -144,6 +144,26 @@ def run_reference(model, image_u8, intermediates):
     return out
 
 
+@torch.no_grad()
+def bench(model, image_u8, runs, ref):
+    """Median wall time of model([image]) in eval mode, and the peak RSS, as JSON on stdout."""
+    import resource
+    import statistics
+    import time
+    image = image_u8.permute(2, 0, 1).contiguous().float() / 255
+    model([image])
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        model([image])
+        times.append(time.perf_counter() - t0)
+    print(json.dumps({
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "runs_s": times,
+        "median_s": statistics.median(times), "detections": len(ref["scores"]),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out-dir")
@@ -158,6 +178,7 @@ def main():
     p.add_argument("--intermediates", action="store_true", help="also store FPN features and proposals")
     p.add_argument("--norm", choices=["frozen-bn", "group-norm"], default="frozen-bn")
     p.add_argument("--manifest", help="only write {name: shape} of the state_dict to this JSON file")
+    p.add_argument("--bench", type=int, default=0, help="time N eager runs on the image (after one warm-up); JSON on stdout")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
 
@@ -199,6 +220,8 @@ def main():
         ref = run_reference(model, image_u8, a.intermediates)
         save_safetensors(os.path.join(a.out_dir, "reference.safetensors"), ref,
                          {"min_size": str(a.min_size), "max_size": str(a.max_size)})
+        if a.bench:
+            bench(model, image_u8, a.bench, ref)
         print(f"{len(ref['scores'])} detections, scores {ref['scores'].min().item() if len(ref['scores']) else 0:.3f}"
               f"..{ref['scores'].max().item() if len(ref['scores']) else 0:.3f}", file=sys.stderr)
 

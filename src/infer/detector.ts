@@ -38,6 +38,8 @@ export interface DetectionResult extends Detections {
   /** The transformed batch shape and resized size (only with `{ debug: true }`). */
   inputShape?: [number, number, number, number];
   imageSize?: [number, number];
+  /** Milliseconds per stage for the whole batch (only with `{ debug: true }`). */
+  timings?: Record<'transform' | 'segment1' | 'proposals' | 'roiAlign' | 'segment2' | 'postprocess', number>;
 }
 
 /** An image as `detect` takes it: 8-bit RGB(A) interleaved, or a float CHW tensor in [0, 1]. */
@@ -109,10 +111,19 @@ export class Detector {
 
   /** Detect objects in several images run as one padded batch (torchvision's batching). */
   async detectBatch(images: readonly DetectorInput[], options: { debug?: boolean } = {}): Promise<DetectionResult[]> {
+    const timings = { transform: 0, segment1: 0, proposals: 0, roiAlign: 0, segment2: 0, postprocess: 0 };
+    let t0 = performance.now();
+    const lap = (stage: keyof typeof timings) => {
+      const now = performance.now();
+      timings[stage] += now - t0;
+      t0 = now;
+    };
     const tensors = images.map((img) => ('channels' in img ? rgbToTensor(img) : img));
     const batch = transformBatch(tensors, this.config.transform);
     const [n, , H, W] = batch.shape;
+    lap('transform');
     const s1 = await this.segment1.run({ images: toOrtTensor({ dtype: 'float32', dims: batch.shape, data: batch.tensor }) });
+    lap('segment1');
     const features = SEGMENT1_OUTPUTS.features.map((name) => fromOrtTensor(s1[name]!));
     const objectness = SEGMENT1_OUTPUTS.objectness.map((name) => fromOrtTensor(s1[name]!));
     const deltas = SEGMENT1_OUTPUTS.deltas.map((name) => fromOrtTensor(s1[name]!));
@@ -126,16 +137,20 @@ export class Detector {
       const levels = objectness.map((o, l) => ({ objectness: row(o), deltas: row(deltas[l]!), height: o.dims[2]!, width: o.dims[3]! }));
       const imageSize = batch.imageSizes[b]!;
       const proposals = rpnProposals(levels, this.config.anchors, this.config.rpn, [H, W], imageSize);
-      const dets = await this.boxHead(features, b, proposals.boxes, imageSize, batch.imageSizes);
+      lap('proposals');
+      const dets = await this.boxHead(features, b, proposals.boxes, imageSize, batch.imageSizes, lap);
       resizeBoxesInPlace(dets.boxes, imageSize, batch.originalSizes[b]!);
+      lap('postprocess');
       results.push(options.debug ? { ...dets, proposals, inputShape: batch.shape, imageSize } : dets);
     }
+    if (options.debug) for (const r of results) r.timings = timings;
     return results;
   }
 
   /** Pool each proposal from its FPN level (P2..P5), run segment 2, postprocess. */
   private async boxHead(
     features: { dims: number[]; data: unknown }[], b: number, proposals: Float32Array, imageSize: [number, number], allSizes: [number, number][],
+    lap: (stage: 'roiAlign' | 'segment2') => void,
   ): Promise<Detections> {
     const k = proposals.length / 4;
     const numClasses = this.config.arch.numClasses;
@@ -155,12 +170,14 @@ export class Detector {
     const pooled = await multiScaleRoiAlign(levels.map(({ data, shape }) => ({ data, shape })), rois, allSizes, {
       outputSize: this.config.box.poolSize, samplingRatio: this.config.box.samplingRatio,
     });
+    lap('roiAlign');
     const p = this.config.box.poolSize;
     const s2 = await this.segment2.run({
       [SEGMENT2_IO.input]: toOrtTensor({ dtype: 'float32', dims: [k, this.config.arch.fpnChannels, p, p], data: pooled.output }),
     });
     const logits = s2[SEGMENT2_IO.classLogits]!.data as Float32Array;
     const regression = s2[SEGMENT2_IO.boxRegression]!.data as Float32Array;
+    lap('segment2');
     return postprocessDetections(logits, regression, proposals, numClasses, imageSize, this.config.box);
   }
 }
