@@ -84,3 +84,36 @@ test('validation: TypeError/RangeError naming the argument; async variants rejec
   await assert.rejects(boxIou(b, new Float32Array(2)), RangeError);
   await assert.rejects(coder.decode(new Float32Array(4), new Float32Array(2)), /boxes length/);
 });
+
+test('large results (external ArrayBuffer path) equal a float32 reference, sync and async', async () => {
+  const f = Math.fround;
+  const n = 300, m = 100;
+  const a = new Float32Array(4 * n), b = new Float32Array(4 * m);
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  for (const arr of [a, b]) {
+    for (let i = 0; i < arr.length; i += 4) {
+      const x = rnd() * 100, y = rnd() * 100;
+      arr.set([x, y, x + 1 + rnd() * 40, y + 1 + rnd() * 40], i);
+    }
+  }
+  const area = (v: Float32Array, i: number) => f(f(v[4 * i + 2]! - v[4 * i]!) * f(v[4 * i + 3]! - v[4 * i + 1]!));
+  const want = new Float32Array(n * m);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      const w = Math.max(f(Math.min(a[4 * i + 2]!, b[4 * j + 2]!) - Math.max(a[4 * i]!, b[4 * j]!)), 0);
+      const h = Math.max(f(Math.min(a[4 * i + 3]!, b[4 * j + 3]!) - Math.max(a[4 * i + 1]!, b[4 * j + 1]!)), 0);
+      const inter = f(w * h);
+      want[i * m + j] = f(inter / f(f(area(a, i) + area(b, j)) - inter));
+    }
+  }
+  const results = [boxIouSync(a, b), ...(await Promise.all([boxIou(a, b), boxIou(a, b)]))];
+  for (const got of results) {
+    assert.ok(got instanceof Float32Array && got.byteLength >= 1 << 16);
+    close(got, want, 0, 'large iou');
+  }
+  const coder = new BoxCoder([10, 10, 5, 5]);
+  const big = new Float32Array(4 * 5000).map((_, i) => (i % 4 < 2 ? (i % 7) * 3 : 40 + (i % 11)));
+  const dec = await coder.decode(new Float32Array(big.length), big);
+  close(dec, big, 1e-5, 'zero deltas decode to the boxes');
+});
