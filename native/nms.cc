@@ -310,8 +310,11 @@ void GreedyCore(const float* boxes, const int32_t* idx, int64_t m, float thr, in
       continue;
     }
     bool suppressed = false;
-    for (int a = 0; a < nactive && !suppressed; ++a) {
-      const Level& L = levels[active[a]];
+    // The candidate's own size level first: similar boxes are the likeliest suppressors.
+    const int own = level_of[k];
+    for (int a = -1; a < nactive && !suppressed; ++a) {
+      if (a >= 0 && active[a] == own) continue;
+      const Level& L = levels[a < 0 ? own : active[a]];
       const int64_t xa = L.CellX(double(c.x1) - L.maxw), xb = L.CellX(double(c.x2));
       const int64_t ya = L.CellY(double(c.y1) - L.maxh), yb = L.CellY(double(c.y2));
       suppressed = ScanRows(bk.x1.data(), bk.y1.data(), bk.x2.data(), bk.y2.data(),
