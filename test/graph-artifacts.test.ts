@@ -1,6 +1,6 @@
 /**
- * Training artifacts contract (two segments chained through a "native" op done in JS) and the
- * safetensors checkpoint format.
+ * Training artifacts contract (two segments chained through a "native" op done in JS), and graph
+ * tensors through the one safetensors/checkpoint implementation (src/io, src/train).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,8 +15,9 @@ import { softmaxCrossEntropy } from '../src/graph/losses.js';
 import { runGraph, runSession } from '../src/graph/ort.js';
 import { loadModel } from '../src/graph/load.js';
 import { writeTrainingArtifacts } from '../src/graph/artifacts.js';
-import { decodeSafetensors, encodeSafetensors } from '../src/graph/safetensors.js';
-import { decodeCheckpoint, loadCheckpoint, saveCheckpoint, type Checkpoint } from '../src/graph/checkpoint.js';
+import { fromHostTensor, fromHostTensors, toHostTensor, toHostTensors } from '../src/graph/host-tensor.js';
+import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { loadCheckpoint, rngStates, saveCheckpoint, type Checkpoint } from '../src/train/checkpoint.js';
 import { int64s, type Tensor, tensor } from '../src/graph/values.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -120,42 +121,49 @@ test('two training segments chained through a native op give the whole-graph gra
   }
 });
 
-test('safetensors: exact byte layout of a tiny file, and round trip', () => {
-  const bytes = encodeSafetensors(new Map([['a', tensor(Float32Array.from([1, 2]), [2])]]), { k: 'v' });
+test('safetensors: exact byte layout of a tiny file from a graph tensor, and round trip', () => {
+  const bytes = serializeSafetensors(new Map([['a', toHostTensor(tensor(Float32Array.from([1, 2]), [2]))]]), { k: 'v' });
   const header = '{"__metadata__":{"k":"v"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}';
   const padded = header + ' '.repeat((8 - (header.length % 8)) % 8);
   assert.equal(Number(new DataView(bytes.buffer).getBigUint64(0, true)), padded.length);
   assert.equal(new TextDecoder().decode(bytes.subarray(8, 8 + padded.length)), padded);
   assert.deepEqual(Array.from(new Float32Array(bytes.slice(8 + padded.length).buffer)), [1, 2]);
-  const back = decodeSafetensors(bytes);
+  const back = parseSafetensors(bytes);
   assert.deepEqual(back.metadata, { k: 'v' });
-  assert.deepEqual(back.tensors.get('a'), tensor(Float32Array.from([1, 2]), [2]));
-  assert.throws(() => decodeSafetensors(bytes.subarray(0, 20)), /header length \d+ exceeds the file/);
+  assert.deepEqual(fromHostTensor(back.tensors.get('a')!, 'a'), tensor(Float32Array.from([1, 2]), [2]));
+  assert.throws(() => parseSafetensors(bytes.subarray(0, 20)), /header length \d+ runs past the end of the 20-byte file/);
+  assert.throws(() => fromHostTensor({ dtype: 'F16', shape: [1], data: new Uint16Array(1) }, 'half.w'), /tensor "half.w": dtype F16/);
 });
 
-test('checkpoint: params, optimizer slots, step/epoch/rng/config survive save and load', async () => {
+test('checkpoint: graph params, optimizer slots, step/epoch/rng/config survive save and load', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'hpa-ckpt-'));
   try {
     const rng = new Rng(42);
     rng.next();
+    const params = new Map([['backbone.body.conv1.weight', rand([2, 1, 3, 3], 5)], ['fc.bias', rand([3], 6)]]);
     const ckpt: Checkpoint = {
-      params: new Map([['backbone.body.conv1.weight', rand([2, 1, 3, 3], 5)], ['fc.bias', rand([3], 6)]]),
-      optim: new Map([['fc.bias', new Map([['exp_avg', rand([3], 7)], ['exp_avg_sq', rand([3], 8)]])]]),
+      params: toHostTensors(params),
+      optimState: new Map([['fc.bias', { exp_avg: toHostTensor(rand([3], 7)), exp_avg_sq: toHostTensor(rand([3], 8)) }]]),
       step: 10,
       epoch: 2,
-      rng: { shuffle: Array.from(rng.state) },
-      config: { model: 'tiny', lr: 0.01 },
+      rng: rngStates({ shuffle: rng, augment: new Rng(1), sample: new Rng(2) }),
+      model: { model: 'tiny' },
+      optimizer: { kind: 'adamw', lr: 0.01 },
     };
     const file = path.join(dir, 'checkpoint.safetensors');
     await saveCheckpoint(file, ckpt);
     assert.deepEqual(await readdir(dir), ['checkpoint.safetensors'], 'no temp file left behind');
     const back = await loadCheckpoint(file);
-    assert.deepEqual(back, ckpt);
-    const st = decodeSafetensors(new Uint8Array(await readFile(file)));
+    assert.deepEqual(fromHostTensors(back.params), params);
+    assert.deepEqual(back.optimState, ckpt.optimState);
+    assert.deepEqual([back.step, back.epoch, back.model, back.optimizer], [10, 2, { model: 'tiny' }, { kind: 'adamw', lr: 0.01 }]);
+    const st = await readSafetensors(file);
     assert.deepEqual([...st.tensors.keys()], ['optim/fc.bias/exp_avg', 'optim/fc.bias/exp_avg_sq', 'param/backbone.body.conv1.weight', 'param/fc.bias']);
-    assert.equal(JSON.parse(st.metadata['checkpoint']!).format_version, 1);
-    assert.throws(() => decodeCheckpoint(encodeSafetensors(new Map())), /__metadata__.checkpoint is missing/);
-    const resumed = new Rng(Uint32Array.from(back.rng['shuffle']!));
+    assert.equal(JSON.parse(st.metadata!['checkpoint']!).format_version, 1);
+    const empty = path.join(dir, 'empty.safetensors');
+    await writeSafetensors(empty, new Map());
+    await assert.rejects(loadCheckpoint(empty), /not an hpa-detect checkpoint/);
+    const resumed = new Rng(back.rng['shuffle']!);
     assert.equal(resumed.next(), rng.next(), 'the restored generator continues the same sequence');
   } finally {
     await rm(dir, { recursive: true, force: true });

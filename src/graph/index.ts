@@ -17,5 +17,5 @@ export { GradContext, type GradRule } from './grad/context.js';
 export { gradCheck, type GradCheckOptions, type GradCheckResult, type GradCheckEntry } from './gradcheck.js';
 export * from './losses.js';
 export { buildTrainingArtifacts, writeTrainingArtifacts, ARTIFACT_FILES, type TrainingSegment, type TrainingArtifactGraphs } from './artifacts.js';
-export { encodeSafetensors, decodeSafetensors, type Safetensors } from './safetensors.js';
-export { encodeCheckpoint, decodeCheckpoint, saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT_VERSION, type Checkpoint, type CheckpointState } from './checkpoint.js';
+// Files (safetensors, checkpoints) live in src/io and src/train; this converts graph tensors for them.
+export { toHostTensor, fromHostTensor, toHostTensors, fromHostTensors } from './host-tensor.js';
