@@ -82,11 +82,11 @@ function splitOptions(argv: { seed: number; val: number; test: number }): SplitO
   return { seed: argv.seed, val: argv.val, test: argv.test };
 }
 
-function splitFlags<T>(y: Argv<T>) {
+function splitFlags<T>(y: Argv<T>, prefix = '') {
   return y
-    .option('seed', { type: 'number', default: 0, describe: 'Seed of the shuffle (same seed, same lists)' })
-    .option('val', { type: 'number', default: 0.2, describe: 'Fraction of images for validation' })
-    .option('test', { type: 'number', default: 0.1, describe: 'Fraction of images for test' });
+    .option('seed', { type: 'number', default: 0, describe: `${prefix}Seed of the shuffle (same seed, same lists)` })
+    .option('val', { type: 'number', default: 0.2, describe: `${prefix}Fraction of images for validation` })
+    .option('test', { type: 'number', default: 0.1, describe: `${prefix}Fraction of images for test` });
 }
 
 interface ConvertArgs {
@@ -111,7 +111,7 @@ interface ConvertArgs {
 
 const convertCommand: CommandModule<object, ConvertArgs> = {
   command: 'convert <in> <out>',
-  describe: 'Convert LabelImg VOC XML (folder or file) to keras-frcnn CSV, COCO JSON or a VOC layout',
+  describe: 'Convert LabelImg VOC XML (or COCO JSON, keras-frcnn CSV) to keras-frcnn CSV, COCO JSON or a VOC layout',
   builder: (y) =>
     splitFlags(
       y
@@ -130,6 +130,7 @@ const convertCommand: CommandModule<object, ConvertArgs> = {
         .option('round', { type: 'boolean', default: false, describe: "CSV: round coordinates to integers (keras-frcnn reads them with int())" })
         .option('link', { type: 'boolean', default: false, describe: 'VOC: symlink images into JPEGImages/ instead of copying' })
         .option('json', { type: 'boolean', default: false, describe: 'Print a machine-readable summary on stdout' }),
+      'VOC ImageSets/Main: ',
     )
       .example('$0 annotations convert Annotations annot.txt --to csv --images JPEGImages', 'keras-frcnn annot.txt')
       .example('$0 annotations convert Annotations coco.json --to coco --classes RBC,WBC,Platelets', 'COCO with fixed category ids')
