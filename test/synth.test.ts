@@ -9,6 +9,7 @@ import { native } from '../src/native.js';
 import { Rng } from '../src/util/rng.js';
 import { finishChannel } from '../src/synth/finish.js';
 import { gaussianBlur, quantize, scale } from '../src/synth/filters.js';
+import { fastAtan2 } from '../src/synth/shape.js';
 import { repoRoot } from './helpers.js';
 import { synthesizeDataset } from '../src/synth/write.js';
 import { parseVocXml } from '../src/annotations/voc-read.js';
@@ -239,4 +240,14 @@ test('native cell painter validates its arguments (TypeError/RangeError naming t
   assert.throws(() => f(...withArg(10, [new Float32Array(4), lattice(), lattice(), lattice(), lattice(), lattice()])), { name: 'RangeError', message: /lattices\[0\]/ });
   assert.throws(() => f(...withArg(11, new Float64Array(12))), { name: 'RangeError', message: /latticeMeta/ });
   assert.throws(() => f(...withArg(12, Float64Array.of(200, 1, 1, 1, 1, 0.5, 1, 10, 7))), { name: 'RangeError', message: /pattern/ });
+});
+
+test('fastAtan2 stays within 1e-5 rad of Math.atan2, axes and origin included', () => {
+  const rng = new Rng(5);
+  const points: [number, number][] = [[0, 0], [0, 1], [1, 0], [0, -1], [-1, 0], [1, 1], [-1, -1], [-0, -1], [3, -4]];
+  for (let i = 0; i < 20000; i++) points.push([rng.uniform(-100, 100), rng.uniform(-100, 100)]);
+  for (const [y, x] of points) {
+    const err = Math.abs(fastAtan2(y, x) - Math.atan2(y, x));
+    assert.ok(err < 1e-5 || Math.abs(err - 2 * Math.PI) < 1e-5, `atan2(${y}, ${x}): error ${err}`);
+  }
 });

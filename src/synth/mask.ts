@@ -3,7 +3,7 @@
  * always clipped to the image. Pixel (x, y) covers [x, x+1)×[y, y+1) and is inside a shape when
  * its centre (x + 0.5, y + 0.5) is.
  */
-import { contains, type StarShape } from './shape.js';
+import { contains, fastAtan2, type StarShape } from './shape.js';
 
 /** A binary mask over the window [x0, x0+w)×[y0, y0+h) of an image. */
 export interface Mask {
@@ -51,7 +51,7 @@ export function rasterize(shape: StarShape, width: number, height: number): Rast
       const d2 = dx * dx + dy * dy;
       if (d2 >= rMax2) continue;
       if (d2 >= rMin2) {
-        let f = Math.atan2(dy, dx) * toIndex;
+        let f = fastAtan2(dy, dx) * toIndex;
         if (f < 0) f += n;
         const i = Math.floor(f);
         const t = f - i;

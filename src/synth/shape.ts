@@ -95,6 +95,24 @@ export function movedTo(s: StarShape, cx: number, cy: number): StarShape {
   return { ...s, cx, cy };
 }
 
+/**
+ * atan2 by a degree-11 odd minimax polynomial after octant reduction: max error about 1e-5 rad
+ * (a hundredth of a pixel at r = 1000), several times faster than Math.atan2 in the raster loops.
+ * native/synth_paint.cc uses the same formula.
+ */
+export function fastAtan2(y: number, x: number): number {
+  const ax = Math.abs(x);
+  const ay = Math.abs(y);
+  const hi = Math.max(ax, ay);
+  if (hi === 0) return 0;
+  const a = Math.min(ax, ay) / hi;
+  const s = a * a;
+  let r = a * (0.99997726 + s * (-0.33262347 + s * (0.19354346 + s * (-0.11643287 + s * (0.05265332 + s * -0.0117212)))));
+  if (ay > ax) r = Math.PI / 2 - r;
+  if (x < 0) r = Math.PI - r;
+  return y < 0 ? -r : r;
+}
+
 /** Radius of the shape in direction θ (radians, any value). */
 export function radiusAt(s: StarShape, theta: number): number {
   const n = s.radii.length;
@@ -114,7 +132,7 @@ export function radialCoordinate(s: StarShape, x: number, y: number): number {
   const dy = y - s.cy;
   const d = Math.sqrt(dx * dx + dy * dy);
   if (d === 0) return 0;
-  return d / radiusAt(s, Math.atan2(dy, dx));
+  return d / radiusAt(s, fastAtan2(dy, dx));
 }
 
 /** Whether point (x, y) lies strictly inside the shape. */
@@ -124,7 +142,7 @@ export function contains(s: StarShape, x: number, y: number): boolean {
   const d2 = dx * dx + dy * dy;
   if (d2 < s.rMin * s.rMin) return true;
   if (d2 >= s.rMax * s.rMax) return false;
-  const r = radiusAt(s, Math.atan2(dy, dx));
+  const r = radiusAt(s, fastAtan2(dy, dx));
   return d2 < r * r;
 }
 
