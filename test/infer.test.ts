@@ -40,6 +40,10 @@ test('transformBatch normalises, resizes and pads to a multiple of 32; boxes map
 test('topKIndices: decreasing values, ties by lower index', () => {
   assert.deepEqual([...topKIndices(Float32Array.from([1, 3, 2, 3, 0]), 3)], [1, 3, 2]);
   assert.deepEqual([...topKIndices(Float32Array.from([1, 2]), 5)], [1, 0]);
+  // Many ties (100 distinct values over 5000 entries), against a brute-force stable sort.
+  const v = Float32Array.from({ length: 5000 }, (_, i) => ((i * 7919) % 100) / 10);
+  const brute = Array.from(v.keys()).sort((a, b) => v[b]! - v[a]! || a - b);
+  for (const k of [0, 1, 49, 50, 51, 1000, 4999, 5000, 6000]) assert.deepEqual([...topKIndices(v, k)], brute.slice(0, k), `k=${k}`);
 });
 
 test('softmaxRows sums to one per row', () => {

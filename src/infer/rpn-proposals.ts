@@ -45,10 +45,18 @@ export function anchorLevels(cfg: AnchorConfig): AnchorLevel[] {
  * index first (torch.topk leaves that order unspecified).
  */
 export function topKIndices(values: Float32Array, k: number): Int32Array {
-  const idx = new Int32Array(values.length);
-  for (let i = 0; i < idx.length; i++) idx[i] = i;
+  const n = values.length;
+  k = Math.min(k, n);
+  if (k <= 0) return new Int32Array(0);
+  // The k-th largest value from a native numeric sort (no comparator calls), then only the
+  // candidates at or above it are ordered with the comparator.
+  const threshold = values.slice().sort()[n - k]!;
+  const idx: number[] = [];
+  for (let i = 0; i < n; i++) if (values[i]! > threshold) idx.push(i);
+  // Ties at the threshold: the lowest indices fill the remaining places.
+  for (let i = 0; i < n && idx.length < k; i++) if (values[i] === threshold) idx.push(i);
   idx.sort((a, b) => values[b]! - values[a]! || a - b);
-  return idx.subarray(0, Math.min(k, values.length));
+  return Int32Array.from(idx);
 }
 
 /**
