@@ -6,9 +6,11 @@ import type { Rng } from '../util/rng.js';
 import type { GreenPattern, Range, SynthParams } from './params.js';
 import { containsShape, movedTo, radiusAt, randomOutline, scaleToDiameter, type StarShape } from './shape.js';
 
-/** The two classes written to the VOC XML. */
+/** The class of cells whose protein is in the nucleoli (bright green spots in the nucleus). */
 export const NUCLEOLI = 'Nucleoli';
+/** The class of every other cell (green elsewhere or absent). */
 export const NOT_NUCLEOLI = 'Not Nucleoli';
+/** A cell's class name as written to VOC `name`. */
 export type CellClass = typeof NUCLEOLI | typeof NOT_NUCLEOLI;
 
 /** A nucleolus, as an offset from the cell centre. */

@@ -13,6 +13,7 @@ import type { CellClass } from './cell.js';
 
 /** The four HPA channel names, in the order files are written. */
 export const CHANNEL_NAMES = ['red', 'green', 'blue', 'yellow'] as const;
+/** One of the four HPA channels. */
 export type ChannelName = (typeof CHANNEL_NAMES)[number];
 
 /** What the annotation says about one cell (object k of the XML is cells[k]). */

@@ -5,7 +5,8 @@
  *   cortical rim and a faint diffuse cytoplasm;
  * - yellow (endoplasmic reticulum): a reticular network densest around the nucleus;
  * - green (protein): bright spots on the nucleoli ("Nucleoli" cells) or the cell's decoy pattern.
- * Intensities are gray levels scaled by the level's signalLevel and per-cell gains.
+ * Intensities are gray levels scaled by the level's signalLevel and per-cell gains. The per-pixel
+ * body of each cell is painted natively (paint.ts); filaments and spots are drawn here.
  */
 import type { Rng } from '../util/rng.js';
 import type { SynthParams } from './params.js';

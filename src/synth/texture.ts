@@ -47,6 +47,7 @@ export interface Granular {
   coarse: NoiseField;
 }
 
+/** Draw the two octaves of a texture (coarse period = 2.7 × `period`). */
 export function granularField(rng: Rng, width: number, height: number, period: number): Granular {
   return { fine: noiseField(rng, width, height, period), coarse: noiseField(rng, width, height, period * 2.7) };
 }

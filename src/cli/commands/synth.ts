@@ -17,6 +17,7 @@ interface SynthArgs {
   json: boolean;
 }
 
+/** The yargs module of `hpa-detect synth`. */
 export const synthCommand: CommandModule<object, SynthArgs> = {
   command: 'synth',
   describe: 'Generate a synthetic HPA-like dataset (channels, VOC XML, instance masks)',
