@@ -11,12 +11,16 @@
 // torchvision's CPU kernel does in float32: inter = max(0, min(x2)-max(x1)) * max(0, ...),
 // iou = inter / ((area_i + area_j) - inter), area = (x2-x1)*(y2-y1) (no +1), compared in double.
 //
-// Speed: the greedy pass checks each candidate only against already-kept boxes that share a cell
-// of a uniform grid (spatial culling, exact: boxes whose intervals do not overlap have zero
-// intersection, so they can never suppress each other for a threshold >= 0); scores are ordered by
-// a stable LSD radix sort. Boxes with x2 <= x1 or y2 <= y1 (degenerate, inverted) have zero
-// intersection with everything: they are always kept and never suppress. The IoU arithmetic is
-// kept free of FMA contraction so that pairs exactly at the threshold decide as torchvision does.
+// Speed: scores are ordered by a stable LSD radix sort. The valid boxes are bucketed into a few
+// uniform grids, one per size class (larger side within a factor 2), by the cell of their
+// (x1, y1) corner; the greedy pass then tests each candidate only against the boxes whose corner
+// lies within reach of it (contiguous runs of a grid row, already-kept boxes masked in, eight
+// lanes at a time, AVX2 where the CPU has it). That culling is exact: boxes whose intervals do
+// not overlap have zero intersection, so they can never suppress each other for a threshold
+// >= 0. Batched NMS runs one such pass per class. Boxes with x2 <= x1 or y2 <= y1 (degenerate,
+// inverted) have zero intersection with everything: they are always kept and never suppress.
+// The IoU arithmetic is kept free of FMA contraction so that pairs exactly at the threshold
+// decide as torchvision does. No state outlives a call: concurrent calls are safe.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
