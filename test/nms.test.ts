@@ -196,3 +196,22 @@ test('subarray views are read at their offset', () => {
   const sc = new Float32Array([7, 0.2, 0.9]).subarray(1);
   assert.deepEqual(Array.from(nmsSync(view, sc, 0.5)), [1]);
 });
+
+test('concurrent async calls on different inputs each resolve to their own sync result', async () => {
+  const rng = new Rng(77);
+  const inputs = Array.from({ length: 40 }, (_, i) => makeCase(rng, 200 + 37 * i, i % 2 ? 'clustered' : 'mixed', i % 3 === 0));
+  const cls = inputs.map(({ scores }) => Int32Array.from(scores, (_, j) => j % 3));
+  const want = inputs.map(({ boxes, scores }) => Array.from(nmsSync(boxes, scores, 0.5)));
+  const wantB = inputs.map(({ boxes, scores }, i) => Array.from(batchedNmsSync(boxes, scores, cls[i]!, 0.5, { topK: 50 })));
+  const got = await Promise.all(inputs.map(({ boxes, scores }) => nms(boxes, scores, 0.5)));
+  const gotB = await Promise.all(inputs.map(({ boxes, scores }, i) => batchedNms(boxes, scores, cls[i]!, 0.5, { topK: 50 })));
+  got.forEach((g, i) => assert.deepEqual(Array.from(g), want[i], `input ${i}`));
+  gotB.forEach((g, i) => assert.deepEqual(Array.from(g), wantB[i], `batched input ${i}`));
+  // the async variants copied their inputs: overwriting right after the call changes nothing
+  const { boxes, scores } = inputs[5]!;
+  const b2 = boxes.slice(), s2 = scores.slice();
+  const p = nms(b2, s2, 0.5);
+  b2.fill(0);
+  s2.fill(0);
+  assert.deepEqual(Array.from(await p), want[5]);
+});
