@@ -108,3 +108,41 @@ test('light preset from random weights runs end to end on a small image', async 
     await det.release();
   }
 });
+
+test('Detector.load: checkpoint names under param/, numClasses from the file, errors name the parameter', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const os = await import('node:os');
+  const { writeSafetensors } = await import('../src/io/safetensors.js');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-models-load-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = fasterRcnnConfig('light', { arch: { numClasses: 4 }, transform: { minSize: 64, maxSize: 64 } });
+  const w = new RecordingWeights();
+  const random = new RandomWeights(11);
+  const tensors = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
+  const recordAndFill: WeightSource = {
+    get: (req) => {
+      const tensor = random.get(req);
+      w.requests.push(req);
+      tensors.set(`param/${req.name}`, { dtype: 'F32', shape: tensor.dims, data: tensor.data as Float32Array });
+      return tensor;
+    },
+  };
+  const reference = await Detector.fromWeights(config, recordAndFill, { threads: 2 });
+  t.after(() => reference.release());
+  const file = path.join(dir, 'checkpoint.safetensors');
+  await writeSafetensors(file, tensors);
+  const loaded = await Detector.load(file, 'light', { threads: 2, config: { transform: { minSize: 64, maxSize: 64 } } });
+  t.after(() => loaded.release());
+  assert.equal(loaded.config.arch.numClasses, 4);
+  const img = { data: new Uint8Array(64 * 64 * 3).map((_, i) => (i * 13) % 256), height: 64, width: 64, channels: 3 as const };
+  const a = await reference.detect(img);
+  const b = await loaded.detect(img);
+  assert.deepEqual([...b.scores], [...a.scores]);
+  assert.deepEqual([...b.boxes], [...a.boxes]);
+
+  const partial = path.join(dir, 'partial.safetensors');
+  tensors.delete('param/backbone.fpn.layer_blocks.2.1.weight');
+  await writeSafetensors(partial, tensors);
+  await assert.rejects(Detector.load(partial, 'light'), /missing parameter 'param\/backbone\.fpn\.layer_blocks\.2\.1\.weight' \(expected F32 \[128\]\)/);
+  await assert.rejects(Detector.load(file, 'resnet18-fpn-gn'), /parameter 'param\/backbone\.fpn\.inner_blocks\.3\.0\.weight' has shape \[128,512,1,1\], the model expects \[256,512,1,1\]/);
+});
