@@ -165,6 +165,23 @@ def bench(model, image_u8, runs, ref):
     }))
 
 
+@torch.no_grad()
+def serve(model, image_u8):
+    """Answer one timed eager run per 'run' line on stdin (JSON line on stdout), so a benchmark can
+    interleave torch with its own runs under the same machine load; on EOF print the peak RSS."""
+    import resource
+    import time
+    image = image_u8.permute(2, 0, 1).contiguous().float() / 255
+    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "run":
+            continue
+        t0, c0 = time.perf_counter(), time.process_time()
+        model([image])
+        print(json.dumps({"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}), flush=True)
+    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out-dir")
@@ -180,6 +197,7 @@ def main():
     p.add_argument("--norm", choices=["frozen-bn", "group-norm"], default="frozen-bn")
     p.add_argument("--manifest", help="only write {name: shape} of the state_dict to this JSON file")
     p.add_argument("--bench", type=int, default=0, help="time N eager runs on the image (after one warm-up); JSON on stdout")
+    p.add_argument("--serve", action="store_true", help="after writing, answer timed runs on stdin (see serve())")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
 
@@ -223,6 +241,8 @@ def main():
                          {"min_size": str(a.min_size), "max_size": str(a.max_size)})
         if a.bench:
             bench(model, image_u8, a.bench, ref)
+        if a.serve:
+            serve(model, image_u8)
         print(f"{len(ref['scores'])} detections, scores {ref['scores'].min().item() if len(ref['scores']) else 0:.3f}"
               f"..{ref['scores'].max().item() if len(ref['scores']) else 0:.3f}", file=sys.stderr)
 
