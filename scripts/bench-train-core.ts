@@ -1,0 +1,166 @@
+/**
+ * Training-core benchmark: one training step (forward, backward, SGD step) of a ResNet-18
+ * classifier with GroupNorm(32) at SIZE×SIZE (default 512), batch 1: ours (training_model from
+ * src/graph in onnxruntime-node, 2 intra-op threads, native SGD step) against torch eager
+ * (scripts/bench_train_core.py, Debian torch 1.13, torch.set_num_threads(2)) on the same weights
+ * and input, in the same run.
+ *
+ *   npm run bench:train-core          (REPS=n timed steps each, default 5; SIZE=512)
+ *
+ * Prints: torch's BLAS (config line and the library mapped into the process), the gradient check
+ * (relative error ‖ours − torch‖/‖torch‖ per parameter tensor), medians of wall time (forward,
+ * backward, optimizer, step) and of CPU time, the ratio ours/torch, achieved GFLOP/s (analytic
+ * FLOPs, scripts/resnet18-gn-classifier.ts) against the assumed peak, and both peak RSS figures.
+ * Steps alternate ours/torch so that both see the same machine load.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import * as ort from 'onnxruntime-node';
+import { buildTrainingArtifacts } from '../src/graph/artifacts.js';
+import { toHostTensors } from '../src/graph/host-tensor.js';
+import { serializeModel } from '../src/graph/serialize.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { packageRoot } from '../src/native.js';
+import { TrainerOptimizer, type ParamBuffer } from '../src/train/trainer-optimizer.js';
+import { Rng } from '../src/util/rng.js';
+import { resnet18GnClassifier, trainingFlops } from './resnet18-gn-classifier.js';
+
+const REPS = Number(process.env.REPS ?? 5);
+const SIZE = Number(process.env.SIZE ?? 512);
+const CLASSES = 4;
+const SGD = { kind: 'sgd' as const, lr: 1e-3, momentum: 0.9 };
+/** Zen 4 EPYC without AVX-512 (masked by the hypervisor): 2 × 256-bit FMA pipes = 32 fp32 FLOP/cycle/core, 2 cores, 2.6 GHz (TSC). */
+const PEAK_GFLOPS = 2 * 32 * 2.6;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const cpuMs = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1000;
+
+/** The torch helper as a request/response process. */
+async function startTorch(dir: string): Promise<{ info: Record<string, unknown>; ask: (cmd: string) => Promise<Record<string, number>>; quit: () => void }> {
+  const child = spawn('/usr/bin/python3', [path.join(packageRoot, 'scripts', 'bench_train_core.py'), dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const r = await lines.next();
+    if (r.done) throw new Error('bench_train_core.py exited early (see its stderr above)');
+    return r.value;
+  };
+  const info = JSON.parse(await next()) as Record<string, unknown>;
+  if ((await next()) !== 'ready') throw new Error('bench_train_core.py did not say ready');
+  return {
+    info,
+    ask: async (cmd) => {
+      child.stdin.write(cmd + '\n');
+      return JSON.parse(await next()) as Record<string, number>;
+    },
+    quit: () => child.stdin.end('quit\n'),
+  };
+}
+
+function relativeError(a: Float32Array | Float64Array, b: Float32Array | Float64Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+async function main(): Promise<void> {
+  const net = resnet18GnClassifier(SIZE, CLASSES);
+  const params = net.graph.paramNames;
+  const rng = new Rng(3);
+  const images = Float32Array.from({ length: 3 * SIZE * SIZE }, () => rng.normal());
+  const labels = BigInt64Array.of(1n);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-bench-train-'));
+  try {
+    const weights = new Map(params.map((p) => [p, net.graph.initializers.get(p)!.tensor]));
+    await writeSafetensors(path.join(dir, 'weights.safetensors'), toHostTensors(weights), undefined, { fsync: false });
+    await writeSafetensors(path.join(dir, 'input.safetensors'), { images: { dtype: 'F32', shape: [1, 3, SIZE, SIZE], data: images }, labels: { dtype: 'I64', shape: [1], data: labels } }, undefined, { fsync: false });
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ numClasses: CLASSES, lr: SGD.lr, momentum: SGD.momentum }));
+    const torch = await startTorch(dir);
+
+    const tBuild = performance.now();
+    const art = buildTrainingArtifacts({ graph: net.graph, trainable: params, loss: net.loss });
+    const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential' };
+    const trainS = await ort.InferenceSession.create(serializeModel(art.training), opts);
+    const evalS = await ort.InferenceSession.create(serializeModel(art.eval), opts);
+    const buildS = (performance.now() - tBuild) / 1000;
+    const buffers = new Map<string, ParamBuffer>(params.map((p) => [p, { data: Float32Array.from(weights.get(p)!.data as Float32Array), shape: [...weights.get(p)!.dims] }]));
+    const optimizer = new TrainerOptimizer(SGD, buffers, 2);
+    const feeds = (): Record<string, ort.Tensor> => {
+      const f: Record<string, ort.Tensor> = { images: new ort.Tensor('float32', images, [1, 3, SIZE, SIZE]), labels: new ort.Tensor('int64', labels, [1]) };
+      for (const [p, b] of buffers) f[p] = new ort.Tensor('float32', b.data, b.shape);
+      return f;
+    };
+
+    // Gradient check on the shared initial weights.
+    const first = await trainS.run(feeds());
+    // Float32 rounding alone moves deep gradients (GroupNorm over 2·128² values per group at 512²):
+    // both float32 results are compared with torch in float64, and ours must stay within 3× torch's own error.
+    const ref = (await readSafetensors(path.join(dir, 'torch_grads.safetensors'))).tensors;
+    const ref64 = (await readSafetensors(path.join(dir, 'torch_grads64.safetensors'))).tensors;
+    const errors = params.map((p) => {
+      const g = first[`grad.${p}`]!.data as Float32Array;
+      const exact = ref64.get(p)!.data as Float64Array;
+      return { p, e: relativeError(g, ref.get(p)!.data as Float32Array), ours64: relativeError(g, exact), torch64: relativeError(ref.get(p)!.data as Float32Array, exact) };
+    });
+    const worst = errors.reduce((a, b) => (b.e > a.e ? b : a));
+    const worst64 = errors.reduce((a, b) => (b.ours64 > a.ours64 ? b : a));
+    const offenders = errors.filter((x) => x.ours64 > 3 * x.torch64 + 1e-5);
+    const lossOurs = Number(first['loss']!.data[0]);
+    const lossTorch = Number(ref.get('loss')!.data[0]);
+
+    const ours = { fwd: [] as number[], train: [] as number[], opt: [] as number[], step: [] as number[], cpu: [] as number[] };
+    const theirs = { fwd: [] as number[], bwd: [] as number[], opt: [] as number[], step: [] as number[], cpu: [] as number[] };
+    for (let i = -1; i < REPS; i++) { // i = -1: warm-up of both
+      let t0 = performance.now();
+      await evalS.run(feeds());
+      const fwd = performance.now() - t0;
+      const c0 = process.cpuUsage();
+      t0 = performance.now();
+      const out = await trainS.run(feeds());
+      const train = performance.now() - t0;
+      t0 = performance.now();
+      await optimizer.step(new Map(params.map((p) => [p, out[`grad.${p}`]!.data as Float32Array])), i + 1);
+      const opt = performance.now() - t0;
+      const cpu = cpuMs(process.cpuUsage(c0));
+      const r = await torch.ask('step');
+      if (i < 0) continue;
+      ours.fwd.push(fwd), ours.train.push(train), ours.opt.push(opt), ours.step.push(train + opt), ours.cpu.push(cpu);
+      theirs.fwd.push(r.fwd_ms!), theirs.bwd.push(r.bwd_ms!), theirs.opt.push(r.opt_ms!), theirs.step.push(r.fwd_ms! + r.bwd_ms! + r.opt_ms!), theirs.cpu.push(r.cpu_ms!);
+    }
+    const torchRss = (await torch.ask('rss')).peak_rss_mb!;
+    torch.quit();
+    await trainS.release();
+    await evalS.release();
+
+    const flops = trainingFlops(net);
+    const gflop = (flops.forward + flops.backward) / 1e9;
+    const s = (ms: number): string => (ms / 1000).toFixed(3);
+    const oursStep = median(ours.step);
+    const torchStep = median(theirs.step);
+    const blas = (torch.info.blas ?? {}) as { config?: string[]; loaded?: string[]; openblas_pthread?: boolean };
+    console.log(`ResNet-18 GroupNorm(32) classifier, ${SIZE}x${SIZE}, batch 1, ${CLASSES} classes, SGD(lr ${SGD.lr}, momentum ${SGD.momentum}); 2 threads each; medians of ${REPS} steps after 1 warm-up; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(`torch ${String(torch.info.torch)} BLAS: ${blas.config?.join(' | ')}; loaded: ${blas.loaded?.join(', ') || 'none'}; openblas-pthread: ${blas.openblas_pthread ? 'yes' : 'NO (figures not comparable)'}`);
+    console.log(`gradients: loss ours ${lossOurs.toFixed(6)} torch ${lossTorch.toFixed(6)}; relative error ours vs torch (float32) per tensor max ${worst.e.toExponential(2)} (${worst.p}), median ${median(errors.map((x) => x.e)).toExponential(2)} over ${params.length} tensors`);
+    console.log(`  against torch float64: ours max ${worst64.ours64.toExponential(2)} (${worst64.p}; torch float32 there ${worst64.torch64.toExponential(2)}), median ours ${median(errors.map((x) => x.ours64)).toExponential(2)} / torch float32 ${median(errors.map((x) => x.torch64)).toExponential(2)}; tensors where ours exceeds 3× torch's float32 error: ${offenders.length === 0 ? 'none' : offenders.map((x) => x.p).join(', ')}`);
+    console.log(`analytic FLOPs per step: forward ${(flops.forward / 1e9).toFixed(1)} G, backward ${(flops.backward / 1e9).toFixed(1)} G, total ${gflop.toFixed(1)} G; assumed peak ${PEAK_GFLOPS.toFixed(0)} GFLOP/s (2 cores × 2 FMA × 8 fp32 × 2.6 GHz, AVX2)`);
+    console.log('| | forward s | backward s | optimizer s | step s | step CPU s | GFLOP/s | % of peak | peak RSS MB |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const row = (name: string, f: number, b: number, o: number, st: number, cpu: number, rss: number): void =>
+      console.log(`| ${name} | ${s(f)} | ${s(b)} | ${s(o)} | ${s(st)} | ${s(cpu)} | ${(gflop / (st / 1000)).toFixed(1)} | ${((100 * gflop) / (st / 1000) / PEAK_GFLOPS).toFixed(0)}% | ${rss.toFixed(0)} |`);
+    row('torch eager', median(theirs.fwd), median(theirs.bwd), median(theirs.opt), torchStep, median(theirs.cpu), torchRss);
+    // Our backward = training run (forward + backward) − forward-only eval run.
+    row('ours (ORT + native SGD)', median(ours.fwd), median(ours.train) - median(ours.fwd), median(ours.opt), oursStep, median(ours.cpu), process.resourceUsage().maxRSS / 1024);
+    console.log(`ratio ours / torch: ${(oursStep / torchStep).toFixed(2)} wall, ${(median(ours.cpu) / median(theirs.cpu)).toFixed(2)} CPU; graph build + session creation ${buildS.toFixed(1)} s (once)`);
+    if (offenders.length > 0) process.exitCode = 1;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
