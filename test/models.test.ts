@@ -146,3 +146,15 @@ test('Detector.load: checkpoint names under param/, numClasses from the file, er
   await assert.rejects(Detector.load(partial, 'light'), /missing parameter 'param\/backbone\.fpn\.layer_blocks\.2\.1\.weight' \(expected F32 \[128\]\)/);
   await assert.rejects(Detector.load(file, 'resnet18-fpn-gn'), /parameter 'param\/backbone\.fpn\.inner_blocks\.3\.0\.weight' has shape \[128,512,1,1\], the model expects \[256,512,1,1\]/);
 });
+
+test('detectBatch: the same image twice in one batch gives the same detections for both', async (t) => {
+  const config = fasterRcnnConfig('light', { arch: { numClasses: 3 }, transform: { minSize: 64, maxSize: 96 }, box: { scoreThresh: 0 } });
+  const det = await Detector.fromWeights(config, new RandomWeights(5), { threads: 2 });
+  t.after(() => det.release());
+  const img = { data: new Uint8Array(50 * 70 * 3).map((_, i) => (i * 29) % 256), height: 50, width: 70, channels: 3 as const };
+  const [a, b] = await det.detectBatch([img, img]);
+  assert.ok(a!.scores.length > 0);
+  assert.deepEqual([...b!.scores], [...a!.scores]);
+  assert.deepEqual([...b!.boxes], [...a!.boxes]);
+  assert.deepEqual([...b!.labels], [...a!.labels]);
+});
