@@ -169,6 +169,28 @@ try {
     }
     rowsOurs[name] = row;
   }
+  // CPU time per call on one thread (ours with threads: 1, torchvision's single-threaded kernel):
+  // the per-thread efficiency, much less sensitive to other jobs than wall time. Minimum of reps.
+  const cpuRows: Record<string, { fwd: number; fwdBwd: number; tFwd?: number; tFwdBwd?: number }> = {};
+  for (const s of single) {
+    const one = (mode: 'fwd' | 'fwd_bwd') => () => {
+      const c0 = process.cpuUsage();
+      roiAlignSync(feats, shape, s.rois, 7, 0.25, 2, false, { threads: 1 });
+      if (mode === 'fwd_bwd') roiAlignBackwardSync(s.grad, s.rois, shape, 7, 0.25, 2, false, { threads: 1 });
+      const c = process.cpuUsage(c0);
+      return (c.user + c.system) / 1e3;
+    };
+    const row: (typeof cpuRows)[string] = { fwd: Infinity, fwdBwd: Infinity };
+    for (let i = 0; i < reps; i++) {
+      row.fwd = Math.min(row.fwd, one('fwd')());
+      row.fwdBwd = Math.min(row.fwdBwd, one('fwd_bwd')());
+      if (ask) {
+        row.tFwd = Math.min(row.tFwd ?? Infinity, await ask(`${s.name} fwd cpu`));
+        row.tFwdBwd = Math.min(row.tFwdBwd ?? Infinity, await ask(`${s.name} fwd_bwd cpu`));
+      }
+    }
+    cpuRows[s.name] = row;
+  }
   if (child) {
     child.stdin.write('quit\n');
     child.stdin.end();
@@ -198,6 +220,15 @@ try {
     console.log(`| ${label[name]} | ${f(o.fwd)} | ${tf !== undefined ? f(tf) : '-'} | ${tf !== undefined ? (tf / o.fwd).toFixed(1) + '×' : '-'} | ` +
       `${f(o.fwdBwd)} | ${tb !== undefined ? f(tb) : '-'} | ${tb !== undefined ? (tb / o.fwdBwd).toFixed(1) + '×' : '-'} | ` +
       `${o.fwdDiff === undefined ? '-' : `${o.fwdDiff.toExponential(1)} / ${o.gradDiff!.toExponential(1)}`} |`);
+  }
+  console.log('');
+  console.log('CPU time per call on one thread (ours threads: 1; minimum of the repetitions):');
+  console.log('| case | ours fwd CPU ms | torchvision fwd CPU ms | ratio | ours fwd+bwd CPU ms | torchvision fwd+bwd CPU ms | ratio |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const [name, o] of Object.entries(cpuRows)) {
+    const f = (x: number) => x.toFixed(1);
+    const r = (t: number | undefined, x: number) => (t !== undefined ? `${f(t)} | ${(t / x).toFixed(1)}×` : '- | -');
+    console.log(`| ${label[name]} | ${f(o.fwd)} | ${r(o.tFwd, o.fwd)} | ${f(o.fwdBwd)} | ${r(o.tFwdBwd, o.fwdBwd)} |`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 """torchvision side of scripts/bench-roi-align.ts: reads the inputs the TS bench wrote, writes
 torchvision's results (roi_align / MultiScaleRoIAlign forward and autograd backward) next to them
 for the equality check, prints "ready", then answers one timed call per request line
-("NAME fwd" or "NAME fwd_bwd" -> elapsed ms; "quit" ends), so that the bench can interleave
+("NAME fwd" or "NAME fwd_bwd" -> elapsed ms, "NAME fwd cpu" -> this thread's CPU ms; "quit" ends), so that the bench can interleave
 torchvision's repetitions with its own and both see the same machine load. torch is limited to
 2 threads (its CPU roi_align is single-threaded anyway).
 
@@ -24,10 +24,10 @@ def load(d, name, shape):
     return torch.from_numpy(np.fromfile(os.path.join(d, name), dtype='<f4').reshape(shape))
 
 
-def time_ms(fn):
-    t0 = time.perf_counter()
+def time_ms(fn, clock=time.perf_counter):
+    t0 = clock()
     fn()
-    return (time.perf_counter() - t0) * 1e3
+    return (clock() - t0) * 1e3
 
 
 def single_fns(feats, rois, args, grad):
@@ -103,7 +103,10 @@ def main():
         parts = line.split()
         if not parts or parts[0] == 'quit':
             break
-        print(f'{time_ms(fns[parts[0]][parts[1]]):.4f}', flush=True)
+        # "NAME MODE cpu": CPU time of this thread (torch's roi_align and its CPU autograd backward
+        # run on the calling thread), less sensitive to other jobs on the machine than wall time.
+        clock = time.thread_time if len(parts) > 2 and parts[2] == 'cpu' else time.perf_counter
+        print(f'{time_ms(fns[parts[0]][parts[1]], clock):.4f}', flush=True)
 
 
 if __name__ == '__main__':
