@@ -2,62 +2,27 @@
  * End to end on a synthetic task: a small CNN trained from scratch through our training_model
  * (forward + gradients from standard ops in onnxruntime) with plain SGD + momentum in TypeScript
  * reaches ≥ 95% held-out accuracy on 4 classes (which quadrant holds a bright square), and the
- * same run with shuffled training labels stays near chance (the check can fail).
+ * same run with shuffled training labels stays near chance (the check can fail). The task and the
+ * network are test/fixtures/train/quadrants.ts, shared with the Trainer test.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { GraphBuilder } from '../src/graph/builder.js';
-import { conv2d, linear } from '../src/graph/blocks.js';
-import { softmaxCrossEntropy } from '../src/graph/losses.js';
+import { makeQuadrants, quadrantNet, S } from './fixtures/train/quadrants.js';
 import { buildTrainingArtifacts } from '../src/graph/artifacts.js';
 import { serializeModel } from '../src/graph/serialize.js';
 import { runSession } from '../src/graph/ort.js';
 import { type Tensor, tensor } from '../src/graph/values.js';
 import { Rng } from '../src/util/rng.js';
 
-const S = 12;
 const BATCH = 32;
-
-function makeData(n: number, rng: Rng): { images: Float32Array; labels: number[] } {
-  const images = new Float32Array(n * S * S);
-  const labels: number[] = [];
-  for (let k = 0; k < n; k++) {
-    const cls = rng.int(0, 3); // inclusive bounds
-    labels.push(cls);
-    const img = images.subarray(k * S * S, (k + 1) * S * S);
-    for (let i = 0; i < img.length; i++) img[i] = rng.normal(0, 0.5);
-    const oy = (cls >> 1) * 6 + rng.int(0, 3);
-    const ox = (cls & 1) * 6 + rng.int(0, 3);
-    for (let y = 0; y < 3; y++) for (let x = 0; x < 3; x++) img[(oy + y) * S + ox + x]! += 1.5;
-  }
-  return { images, labels };
-}
-
-function kaiming(rng: Rng, dims: number[]): Tensor {
-  const fanIn = dims.slice(1).reduce((a, b) => a * b, 1);
-  const n = dims.reduce((a, b) => a * b, 1);
-  return tensor(Float32Array.from({ length: n }, () => rng.normal(0, Math.sqrt(2 / fanIn))), dims);
-}
-
-function network(rng: Rng): { g: GraphBuilder; loss: string } {
-  const g = new GraphBuilder('quadrants');
-  const x = g.input('images', 'float32', ['N', 1, S, S]);
-  const labels = g.input('labels', 'int64', ['N']);
-  let y = g.op('Relu', [conv2d(g.scope('conv1'), x, { weight: kaiming(rng, [8, 1, 3, 3]), bias: tensor(new Float32Array(8), [8]), padding: 1 })]);
-  y = g.op('MaxPool', [y], { kernel_shape: [2, 2], strides: [2, 2] });
-  y = g.op('Relu', [conv2d(g.scope('conv2'), y, { weight: kaiming(rng, [16, 8, 3, 3]), bias: tensor(new Float32Array(16), [16]), padding: 1, stride: 2 })]);
-  const logits = linear(g.scope('fc'), g.op('Flatten', [y], { axis: 1 }), kaiming(rng, [4, 144]), tensor(new Float32Array(4), [4]));
-  g.output(logits, 'logits');
-  return { g, loss: softmaxCrossEntropy(g, logits, labels).name };
-}
 
 async function trainAndEvaluate(shuffleLabels: boolean): Promise<{ accuracy: number; finalLoss: number }> {
   const rng = new Rng(2024);
-  const train = makeData(640, rng);
-  const held = makeData(200, rng);
+  const train = makeQuadrants(640, rng);
+  const held = makeQuadrants(200, rng);
   const trainLabels = shuffleLabels ? rng.shuffle([...train.labels]) : train.labels;
-  const { g, loss } = network(new Rng(7));
+  const { graph: g, loss } = quadrantNet(7);
   const params = g.paramNames;
   const art = buildTrainingArtifacts({ graph: g, trainable: params, loss, outputs: ['logits'] });
   const opts = { intraOpNumThreads: 1, interOpNumThreads: 1 };
