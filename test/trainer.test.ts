@@ -5,20 +5,23 @@
  * - resume: 20 steps straight == 10 steps + checkpoint + load in a fresh process + 10 steps
  *   (AdamW, augmentation noise from the augment stream, a mid-epoch checkpoint): parameters, AdamW
  *   state, RNG streams and loss log bit-identical;
+ * - an artifacts folder (models + step-0 checkpoint) trains like the segment it was written from,
+ *   and a Trainer checkpoint saved into it makes Trainer.fromArtifacts resume;
  * - the errors that name a bad parameter, output or data layout.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { repoRoot } from './helpers.js';
-import { quadrantDataset, quadrantNet, runQuadrants, type QuadrantRun } from './fixtures/train/quadrants.js';
+import { makeQuadrants, quadrantDataset, quadrantNet, runQuadrants, type QuadrantRun } from './fixtures/train/quadrants.js';
 import { loadCheckpoint, type OptimizerConfig } from '../src/train/checkpoint.js';
 import { bytesOf } from '../src/io/tensor.js';
-import { buildTrainingArtifacts } from '../src/graph/artifacts.js';
+import { buildTrainingArtifacts, writeTrainingArtifacts } from '../src/graph/artifacts.js';
+import { Rng } from '../src/util/rng.js';
 import { Trainer } from '../src/train/trainer.js';
 
 const SGD: OptimizerConfig = {
@@ -109,6 +112,37 @@ test('Trainer: errors name the parameter, the output and the data layout', async
     const other = await Trainer.create({ ...base, batchSize: 1 });
     await assert.rejects(other.load(path.join(dir, 'c.safetensors')), /data.batchSize is 2 in the checkpoint, 1 in this trainer/);
     await other.release();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('Trainer.fromArtifacts: the step-0 checkpoint trains like the segment; a saved checkpoint resumes', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hpa-trainer-art-'));
+  try {
+    const { graph, loss } = quadrantNet();
+    const segment = { graph, trainable: graph.paramNames, loss, outputs: ['logits'] };
+    await writeTrainingArtifacts(dir, segment, { checkpoint: { optimizer: ADAMW, model: { name: 'quadrants' } } });
+    assert.deepEqual((await readdir(dir)).sort(), ['checkpoint.safetensors', 'eval_model.onnx', 'inference_model.onnx', 'training_model.onnx']);
+    const initial = await loadCheckpoint(path.join(dir, 'checkpoint.safetensors'), { params: graph.paramNames });
+    assert.equal(initial.step, 0);
+
+    const d = makeQuadrants(96, new Rng(1));
+    const config = { data: quadrantDataset(d.images, d.labels, 0.1), batchSize: 16, optimizer: ADAMW };
+    const reference = await Trainer.fromSegment(segment, config);
+    await reference.train(10);
+    const fromDir = await Trainer.fromArtifacts(dir, config);
+    await fromDir.train(5);
+    await fromDir.save(path.join(dir, 'checkpoint.safetensors'));
+    await fromDir.release();
+    const resumed = await Trainer.fromArtifacts(dir, config);
+    assert.equal(resumed.step, 5, 'resumed at the saved step');
+    await resumed.train(5);
+    for (const [name, t] of reference.parameters()) {
+      assert.deepEqual(Buffer.from(bytesOf(resumed.parameters().get(name)!.data as Float32Array)), Buffer.from(bytesOf(t.data as Float32Array)), `param ${name}`);
+    }
+    await reference.release();
+    await resumed.release();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -7,6 +7,8 @@
  *   the total loss.
  * - eval_model.onnx: the same inputs without `grad.*`; outputs `loss` and the forward outputs.
  * - inference_model.onnx: forward outputs only, parameters as initializers.
+ * - checkpoint.safetensors (when asked): the trainable parameters' initial values at step 0, in the
+ *   one checkpoint format (src/train/checkpoint.ts, docs/checkpoint-format.md).
  */
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
@@ -16,6 +18,9 @@ import { refName } from './builder.js';
 import { serializeModel } from './serialize.js';
 import type { Value } from './values.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { Rng } from '../util/rng.js';
+import { CHECKPOINT_FILE, saveCheckpoint, type JsonValue, type OptimizerConfig } from '../train/checkpoint.js';
+import { toHostTensor } from './host-tensor.js';
 
 /** One training segment: a forward graph and what to differentiate. */
 export interface TrainingSegment {
@@ -103,13 +108,43 @@ export const ARTIFACT_FILES = {
   inference: 'inference_model.onnx',
 } as const;
 
-/** Write the three models of a segment into `dir` (created if needed; each file atomically). */
-export async function writeTrainingArtifacts(dir: string, seg: TrainingSegment): Promise<TrainingArtifactGraphs> {
+/** The initial checkpoint written beside the models: optimizer and model configs, stream seeds. */
+export interface InitialCheckpoint {
+  optimizer: OptimizerConfig;
+  model?: JsonValue;
+  /** Seeds of the shuffle, augment and sample streams (default 1, 2, 3, as the Trainer's). */
+  seeds?: { shuffle?: number; augment?: number; sample?: number };
+}
+
+/** Options of writeTrainingArtifacts. */
+export interface WriteArtifactsOptions {
+  /** Also write checkpoint.safetensors with the trainable parameters' initial values (step 0). */
+  checkpoint?: InitialCheckpoint;
+}
+
+/**
+ * Write the three models of a segment into `dir` (created if needed; each file atomically), and,
+ * with `options.checkpoint`, the step-0 checkpoint (no optimizer state yet).
+ */
+export async function writeTrainingArtifacts(dir: string, seg: TrainingSegment, options: WriteArtifactsOptions = {}): Promise<TrainingArtifactGraphs> {
   const graphs = buildTrainingArtifacts(seg);
   await mkdir(dir, { recursive: true });
   const meta = { trainable: JSON.stringify(seg.trainable), loss: seg.loss !== undefined ? refName(seg.loss) : '' };
   await writeFileAtomic(path.join(dir, ARTIFACT_FILES.training), serializeModel(graphs.training, { metadata: meta }));
   await writeFileAtomic(path.join(dir, ARTIFACT_FILES.eval), serializeModel(graphs.eval, { metadata: meta }));
   if (graphs.inference) await writeFileAtomic(path.join(dir, ARTIFACT_FILES.inference), serializeModel(graphs.inference));
+  const c = options.checkpoint;
+  if (c) {
+    const seeds = c.seeds ?? {};
+    await saveCheckpoint(path.join(dir, CHECKPOINT_FILE), {
+      step: 0,
+      epoch: 0,
+      rng: { shuffle: new Rng(seeds.shuffle ?? 1).state, augment: new Rng(seeds.augment ?? 2).state, sample: new Rng(seeds.sample ?? 3).state },
+      model: c.model ?? null,
+      optimizer: c.optimizer,
+      params: new Map(seg.trainable.map((p) => [p, toHostTensor(seg.graph.initializers.get(p)!.tensor)])),
+      optimState: new Map(),
+    });
+  }
   return graphs;
 }

@@ -9,15 +9,17 @@
  * same counts must be used when resuming), the optimizer and clipping results do not depend on
  * their thread count, and all randomness comes from the three saved streams.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { buildTrainingArtifacts, type TrainingSegment } from '../graph/artifacts.js';
+import { ARTIFACT_FILES, buildTrainingArtifacts, type TrainingSegment } from '../graph/artifacts.js';
 import type { GraphBuilder } from '../graph/builder.js';
-import { fromHostTensor, toHostTensor } from '../graph/host-tensor.js';
+import { fromHostTensor, fromHostTensors, toHostTensor } from '../graph/host-tensor.js';
 import { serializeModel } from '../graph/serialize.js';
 import { toOrtTensor } from '../graph/ort.js';
 import type { Tensor } from '../graph/values.js';
 import { Rng } from '../util/rng.js';
-import { loadCheckpoint, rngStates, saveCheckpoint, type JsonValue, type OptimizerConfig } from './checkpoint.js';
+import { CHECKPOINT_FILE, loadCheckpoint, rngStates, saveCheckpoint, type JsonValue, type OptimizerConfig } from './checkpoint.js';
 import { LossLog } from './loss-log.js';
 import { EpochOrder, type TrainerDataset, type TrainerRngs } from './trainer-data.js';
 import { TrainerOptimizer, type ParamBuffer } from './trainer-optimizer.js';
@@ -148,6 +150,24 @@ export class Trainer {
     const { training } = buildTrainingArtifacts(segment);
     const params = new Map(segment.trainable.map((p) => [p, segment.graph.initializers.get(p)!.tensor]));
     return Trainer.create({ ...config, trainingModel: training, params });
+  }
+
+  /**
+   * A trainer for an artifacts folder (writeTrainingArtifacts with a checkpoint): the model from
+   * training_model.onnx, the parameters from checkpoint.safetensors (or `checkpoint`), and, when
+   * that checkpoint is past step 0 (saved by a Trainer), its whole state: the run resumes.
+   */
+  static async fromArtifacts(dir: string, config: TrainerConfig, checkpoint = path.join(dir, CHECKPOINT_FILE)): Promise<Trainer> {
+    const c = await loadCheckpoint(checkpoint);
+    const trainingModel = new Uint8Array(await readFile(path.join(dir, ARTIFACT_FILES.training)));
+    const trainer = await Trainer.create({ ...config, trainingModel, params: fromHostTensors(c.params) });
+    try {
+      if (c.step > 0) await trainer.load(checkpoint);
+    } catch (err) {
+      await trainer.release();
+      throw err;
+    }
+    return trainer;
   }
 
   /** Steps completed. */
