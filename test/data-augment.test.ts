@@ -1,0 +1,163 @@
+/**
+ * Augmentation: every box transform checked exactly against the pixels (a box drawn as a bright
+ * rectangle, transformed, its bounding box found again in the output), involutions, the random
+ * policy's fixed stream consumption and option checks.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { brightnessContrast, hflip, rotate90, scaleJitter, vflip, type BoxedImage } from '../src/data/augment-ops.js';
+import { AUGMENT_DRAWS, augmentSample, validateAugmentOptions } from '../src/data/augment.js';
+import { Rng } from '../src/util/rng.js';
+
+/** A W×H image, dark, with each box painted 1.0 in channel 0 (channels 1, 2 hold a ramp to catch plane mix-ups). */
+function boxedImage(W: number, H: number, boxes: number[][]): BoxedImage {
+  const data = new Float32Array(3 * W * H);
+  for (let i = 0; i < W * H; i++) {
+    data[W * H + i] = (i % W) / W;
+    data[2 * W * H + i] = Math.floor(i / W) / H;
+  }
+  for (const [x1, y1, x2, y2] of boxes) for (let y = y1!; y < y2!; y++) for (let x = x1!; x < x2!; x++) data[y * W + x] = 1;
+  return { image: { data, width: W, height: H }, boxes: Float32Array.from(boxes.flat()) };
+}
+
+/** Bounding box (continuous x1,y1,x2,y2) of channel-0 pixels > 0.5 inside `within` (default whole image). */
+function foundBox({ image }: BoxedImage, within?: number[]): number[] {
+  const { width: W, height: H, data } = image;
+  const [wx1, wy1, wx2, wy2] = within ?? [0, 0, W, H];
+  let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+  for (let y = Math.max(0, Math.floor(wy1!)); y < Math.min(H, Math.ceil(wy2!)); y++) {
+    for (let x = Math.max(0, Math.floor(wx1!)); x < Math.min(W, Math.ceil(wx2!)); x++) {
+      if (data[y * W + x]! > 0.5) {
+        x1 = Math.min(x1, x); y1 = Math.min(y1, y); x2 = Math.max(x2, x + 1); y2 = Math.max(y2, y + 1);
+      }
+    }
+  }
+  return [x1, y1, x2, y2];
+}
+
+const boxAt = (b: Float32Array, i: number) => [...b.subarray(4 * i, 4 * i + 4)];
+
+/** Each box of `out` is exactly the bounding box of the bright pixels near it. */
+function assertBoxesMatchPixels(out: BoxedImage, label: string): void {
+  for (let i = 0; i < out.boxes.length / 4; i++) {
+    const b = boxAt(out.boxes, i);
+    assert.deepEqual(foundBox(out, [b[0]! - 1, b[1]! - 1, b[2]! + 1, b[3]! + 1]), b, `${label}: box ${i}`);
+  }
+}
+
+const W = 37, H = 23;
+const BOXES = [[3, 2, 11, 9], [20, 12, 35, 21]];
+
+test('flips and rotations move each box exactly where its pixels go', () => {
+  const input = boxedImage(W, H, BOXES);
+  assertBoxesMatchPixels(input, 'input');
+  const h = hflip(input);
+  assert.deepEqual(boxAt(h.boxes, 0), [W - 11, 2, W - 3, 9]); // torchvision: x1' = W - x2
+  assertBoxesMatchPixels(h, 'hflip');
+  const v = vflip(input);
+  assert.deepEqual(boxAt(v.boxes, 0), [3, H - 9, 11, H - 2]);
+  assertBoxesMatchPixels(v, 'vflip');
+  for (const k of [1, 2, 3, -1, 5]) {
+    const r = rotate90(input, k);
+    const odd = ((k % 4) + 4) % 2 === 1;
+    assert.deepEqual([r.image.width, r.image.height], odd ? [H, W] : [W, H], `rotate90(${k}) size`);
+    assertBoxesMatchPixels(r, `rotate90(${k})`);
+  }
+  assert.deepEqual(boxAt(rotate90(input, 1).boxes, 0), [H - 9, 3, H - 2, 11]);
+});
+
+test('flips are involutions, four quarter turns are the identity, a half turn is both flips', () => {
+  const input = boxedImage(W, H, BOXES);
+  const same = (a: BoxedImage, b: BoxedImage, what: string) => {
+    assert.deepEqual([a.image.width, a.image.height], [b.image.width, b.image.height], what);
+    assert.deepEqual(a.image.data, b.image.data, `${what}: pixels`);
+    assert.deepEqual(a.boxes, b.boxes, `${what}: boxes`);
+  };
+  same(hflip(hflip(input)), input, 'hflip∘hflip');
+  same(vflip(vflip(input)), input, 'vflip∘vflip');
+  same(rotate90(rotate90(input, 1), 3), input, 'rot1 then rot3');
+  same(rotate90(rotate90(rotate90(rotate90(input, 1), 1), 1), 1), input, 'four quarter turns');
+  same(rotate90(input, 2), hflip(vflip(input)), 'half turn');
+  assert.notDeepEqual(hflip(input).image.data, input.image.data, 'hflip changes the image');
+  assert.throws(() => rotate90(input, 1.5), /k must be an integer/);
+});
+
+test('scale jitter scales boxes with the image (exact for 2x and 0.5x on even coordinates)', () => {
+  const input = boxedImage(40, 24, [[4, 2, 12, 10], [20, 12, 36, 22]]);
+  for (const factor of [2, 0.5]) {
+    const out = scaleJitter(input, factor);
+    assert.deepEqual([out.image.width, out.image.height], [40 * factor, 24 * factor]);
+    assert.deepEqual(boxAt(out.boxes, 0), [4, 2, 12, 10].map((v) => v * factor));
+    assertBoxesMatchPixels(out, `factor ${factor}`);
+  }
+  // Other factors: the raster edge sits within half a pixel of the scaled box.
+  const out = scaleJitter(input, 1.3);
+  assert.deepEqual([out.image.width, out.image.height], [52, 31]);
+  for (let i = 0; i < 2; i++) {
+    const b = boxAt(out.boxes, i);
+    foundBox(out, [b[0]! - 2, b[1]! - 2, b[2]! + 2, b[3]! + 2]).forEach((v, k) => assert.ok(Math.abs(v - b[k]!) <= 0.5 + 1e-6, `1.3x box ${i}[${k}]: ${v} vs ${b[k]}`));
+  }
+});
+
+test('scale jitter on a fixed canvas: crop shifts and clips boxes, drops boxes cropped away; pad shifts', () => {
+  const input = boxedImage(40, 24, [[4, 2, 12, 10], [20, 12, 36, 22]]);
+  const crop = scaleJitter(input, 2, { offsetX: -30, offsetY: -10 });
+  assert.deepEqual([crop.image.width, crop.image.height], [40, 24]);
+  assert.deepEqual([...crop.keep], [0, 1]);
+  assert.deepEqual(boxAt(crop.boxes, 0), [10, 14, 40, 24]); // (40,24,72,44) shifted by (-30,-10), clipped
+  assertBoxesMatchPixels(crop, 'crop');
+  const pad = scaleJitter(input, 0.5, { offsetX: 6, offsetY: 4 });
+  assert.deepEqual([...pad.keep], [1, 1]);
+  assert.deepEqual(boxAt(pad.boxes, 1), [16, 10, 24, 15]);
+  assertBoxesMatchPixels(pad, 'pad');
+  assert.equal(pad.image.data[0], 0, 'padding is zero');
+});
+
+test('brightness/contrast: torchvision ColorJitter arithmetic, clamped to [0, 1], boxes unchanged', () => {
+  const input = boxedImage(W, H, BOXES);
+  const same = brightnessContrast(input, 1, 1);
+  same.image.data.forEach((v, i) => assert.ok(Math.abs(v - input.image.data[i]!) < 1e-6));
+  const out = brightnessContrast(input, 1.5, 2);
+  assert.deepEqual(out.boxes, input.boxes);
+  assert.ok(out.image.data.every((v) => v >= 0 && v <= 1));
+  // Reference for one pixel: the grey mean after brightness, then the contrast blend.
+  const plane = W * H, b = input.image.data.map((v) => Math.min(1, v * 1.5));
+  let mean = 0;
+  for (let i = 0; i < plane; i++) mean += 0.299 * b[i]! + 0.587 * b[plane + i]! + 0.114 * b[2 * plane + i]!;
+  mean /= plane;
+  const i = plane + 5 * W + 7; // a green-ramp pixel
+  assert.ok(Math.abs(out.image.data[i]! - Math.min(1, Math.max(0, (b[i]! - mean) * 2 + mean))) < 1e-6);
+  assert.ok(out.image.data.some((v) => v === 1) && out.image.data.some((v) => v === 0), 'clamped at both ends');
+});
+
+test('augmentSample: labels follow boxes, fixed draws per sample, same seed same result', () => {
+  const bi = boxedImage(W, H, BOXES);
+  const sample = { id: 'a', image: bi.image, target: { boxes: bi.boxes, labels: Int32Array.from([1, 2]) } };
+  const options = { hflip: 0.5, vflip: 0.5, rotate90: 0.5, scaleJitter: { p: 0.5, min: 0.8, max: 1.25 }, color: { p: 0.5, brightness: 0.2, contrast: 0.2 } };
+  for (let seed = 0; seed < 12; seed++) {
+    const rng = new Rng(seed), ref = new Rng(seed);
+    const a = augmentSample(sample, options, rng);
+    const b = augmentSample(sample, options, new Rng(seed));
+    assert.deepEqual(a, b, `seed ${seed}: deterministic`);
+    for (let k = 0; k < AUGMENT_DRAWS; k++) ref.next();
+    assert.deepEqual(rng.state, ref.state, `seed ${seed}: exactly ${AUGMENT_DRAWS} draws`);
+    assert.equal(a.target.labels.length, a.target.boxes.length / 4);
+    assert.deepEqual(bi.boxes, Float32Array.from(BOXES.flat()), 'input untouched');
+  }
+  // With no options nothing changes, but the stream still advances by the same count.
+  const rng = new Rng(3), ref = new Rng(3);
+  const none = augmentSample(sample, {}, rng);
+  for (let k = 0; k < AUGMENT_DRAWS; k++) ref.next();
+  assert.deepEqual(rng.state, ref.state);
+  assert.deepEqual(none.target.boxes, sample.target.boxes);
+  // Certain flips: labels stay paired with their boxes.
+  const flipped = augmentSample(sample, { hflip: 1 }, new Rng(1));
+  assert.deepEqual(boxAt(flipped.target.boxes, 1), [W - 35, 12, W - 20, 21]);
+  assert.deepEqual([...flipped.target.labels], [1, 2]);
+});
+
+test('augment options are checked, naming the field', () => {
+  assert.throws(() => validateAugmentOptions({ hflip: 1.5 }), /augment\.hflip/);
+  assert.throws(() => validateAugmentOptions({ scaleJitter: { p: 1, min: 2, max: 1 } }), /augment\.scaleJitter/);
+  assert.throws(() => validateAugmentOptions({ color: { p: 1, brightness: -1 } }), /augment\.color\.brightness/);
+});
