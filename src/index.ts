@@ -36,3 +36,4 @@ export { TrainerOptimizer, type ParamBuffer, type StepReport } from './train/tra
 export * from './io/half.js';
 export * from './infer/index.js';
 export * as models from './models/index.js';
+export * from './data/index.js';
