@@ -23,6 +23,10 @@ export { boxIou, boxIouSync, BoxCoder, BBOX_XFORM_CLIP, clipBoxesToImage, remove
 export { cellAnchors, gridAnchors, generateAnchors, anchorStrides, anchorsPerLocation, type AnchorLevel } from './detection/anchors.js';
 export { Matcher, BELOW_LOW_THRESHOLD, BETWEEN_THRESHOLDS } from './detection/matcher.js';
 export { BalancedPositiveNegativeSampler, type SampledMasks } from './detection/sampler.js';
+export { assignRpnTargets, rpnTargets, type RpnTargetOptions, type RpnAssignment, type RpnTargets, type SampleSource } from './detection/targets-rpn.js';
+export { assignRoiTargets, roiTargets, type RoiTargetOptions, type RoiAssignment, type RoiTargets } from './detection/targets-roi.js';
+export { rpnLoss, roiLoss, BOX_LOSS_BETA, type RpnHeadLevel, type RpnLoss, type RoiLoss, type RoiLossTargets } from './train/detection-loss.js';
+export { rpnGradFeeds, roiGradFeeds, detectionLossComponents, type DetectionLossComponents } from './train/detection-loss-feeds.js';
 export * as graph from './graph/index.js';
 export * from './io/safetensors.js';
 export * from './io/tensor.js';
