@@ -5,11 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { formatVocXml } from '../src/annotations/index.js';
 import { mergeSet } from '../src/hpa/merge-set.js';
+import { NOT_NUCLEOLI, NUCLEOLI, synthesizeDataset } from '../src/synth/index.js';
 import { ClassMap, ClassMapError } from '../src/data/class-map.js';
 import { DetectionDataset } from '../src/data/dataset.js';
 import { DetectionLoader } from '../src/data/loader.js';
@@ -103,6 +105,28 @@ test('an image named by an HPA set id is merged from its channel files; grey ima
   await assert.rejects(DetectionDataset.load({ annotations: set.vocDir, format: 'voc', imageDir: set.imageDir, ids: ['nope'] }), /no annotation for id\(s\) nope/);
   await assert.rejects(DetectionDataset.load({ annotations: set.vocDir, format: 'voc' }), /imageDir is required/);
   await assert.rejects(d.get(3), /index must be an integer in \[0, 2\]/);
+});
+
+test('a synthetic HPA set (raw channels + VOC naming {id}.png) loads through on-the-fly merging', async () => {
+  const outDir = mkdtempSync(path.join(os.tmpdir(), 'hpa-data-synth-'));
+  try {
+    const manifest = await synthesizeDataset({ outDir, count: 2, seed: 7, size: 192 });
+    const d = await DetectionDataset.load({ annotations: outDir, format: 'voc', imageDir: outDir, classes: [NUCLEOLI, NOT_NUCLEOLI] });
+    assert.equal(d.size, 2);
+    assert.deepEqual(d.report.issues.filter((i) => i.severity === 'error'), []);
+    for (let i = 0; i < d.size; i++) {
+      const r = d.records[i]!;
+      assert.equal(r.source.kind, 'channels', `${r.id} comes from its channel files`);
+      const objects = (readFileSync(path.join(outDir, `${r.id}.xml`), 'utf8').match(/<object>/g) ?? []).length;
+      assert.equal(r.target.labels.length, objects, `${r.id}: box count`);
+      const s = await d.get(i);
+      assert.deepEqual([s.image.width, s.image.height], [192, 192]);
+      assert.ok(s.image.data.some((v) => v > 0), `${r.id}: not black`);
+    }
+    assert.equal(manifest.images.length, 2);
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
 });
 
 test('a missing image or a size mismatch skips the image with an issue naming it', async () => {
