@@ -2,7 +2,7 @@
 """Writes torchvision's Faster R-CNN training targets and losses for test/detection-*.test.ts.
 
 Run with Debian's torch/torchvision 0.14 (offline):
-    /usr/bin/python3 scripts/make_detection_target_fixtures.py
+    /usr/bin/python3 scripts/make_detection_target_fixtures.py [--out DIR]
 
 Output: test/fixtures/detection/targets_losses.json (compact JSON; float arrays are base64 of
 little-endian float32, exact; integer arrays are JSON lists). A batch of 3 images of 64x80
@@ -212,8 +212,9 @@ def main():
         'gt': [{'boxes': b64(g), 'labels': ints(l)} for g, l in zip(gts, gt_labels)],
         'rpn': rpn_out, 'roi': roi_out,
     }
-    os.makedirs(OUT, exist_ok=True)
-    path = os.path.join(OUT, 'targets_losses.json')
+    out_dir = sys.argv[sys.argv.index('--out') + 1] if '--out' in sys.argv else OUT
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, 'targets_losses.json')
     with open(path, 'w') as f:
         json.dump(out, f, separators=(',', ':'))
         f.write('\n')

@@ -2,10 +2,16 @@
  * RPN and RoI-head training targets against torchvision 0.14 (test/fixtures/detection, written by
  * scripts/make_detection_target_fixtures.py): matches and labels exactly, regression targets
  * within 1e-5, with torchvision's sampled indices injected; and the default sample sizes
- * (256 anchors half positive, 512 RoIs a quarter positive) with our seeded sampler.
+ * (256 anchors half positive, 512 RoIs a quarter positive) with our seeded sampler. Where
+ * torchvision is installed (required under CI=true), the script must reproduce the fixture.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fixturesDir, hasPythonModules, need, repoRoot, systemPython } from './helpers.js';
 import { generateAnchors } from '../src/detection/anchors.js';
 import { assignRpnTargets, rpnTargets } from '../src/detection/targets-rpn.js';
 import { assignRoiTargets, roiTargets } from '../src/detection/targets-roi.js';
@@ -17,6 +23,19 @@ const fx = loadDetectionFixture();
 const levels = fx.anchorSizes.map((sizes) => ({ sizes, aspectRatios: fx.aspectRatios }));
 const anchors = generateAnchors(levels, fx.imageSize, fx.gridSizes);
 const gtBoxes = fx.gt.map((g) => f32(g.boxes));
+
+test('the fixture is what the script writes with torchvision (byte for byte)', (t) => {
+  if (!need(t, hasPythonModules(['torchvision']), 'Debian python3-torchvision at /usr/bin/python3')) return;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'det-fixture-'));
+  try {
+    const r = spawnSync(systemPython, [path.join(repoRoot, 'scripts', 'make_detection_target_fixtures.py'), '--out', dir], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const fresh = readFileSync(path.join(dir, 'targets_losses.json'));
+    assert.ok(fresh.equals(readFileSync(path.join(fixturesDir, 'detection', 'targets_losses.json'))), 'regenerated fixture differs from the committed one');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('fixture anchors are generateAnchors (same anchor order as torchvision)', () => {
   assert.deepEqual(Array.from(anchors), Array.from(f32(fx.rpn.anchors)));
