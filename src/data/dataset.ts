@@ -164,15 +164,20 @@ export class DetectionDataset {
 
 /** The image of an annotation: the file if it exists, else an HPA channel set whose id is the file's stem. */
 function sourceLocator(format: AnnotationFormat, imageDir: string | undefined): (a: ImageAnnotation) => Promise<ImageSource | undefined> {
-  let sets: Promise<Map<string, ChannelSet>> | undefined;
+  // One listing per folder (CSV paths may point into several), shared by all its images.
+  const setsByDir = new Map<string, Promise<Map<string, ChannelSet>>>();
   return async (a) => {
     const file = format === 'csv' && imageDir === undefined ? (a.path ?? a.filename) : path.join(imageDir!, a.filename);
     if (existsSync(file)) return { kind: 'file', path: file };
-    const dir = imageDir ?? path.dirname(file);
-    sets ??= discoverChannelSets(dir)
-      .then((scan) => new Map(scan.sets.map((s) => [s.id, s])))
-      .catch(() => new Map());
-    const set = (await sets).get(stem(a.filename)) ?? (await sets).get(a.filename);
+    const dir = path.dirname(file);
+    let sets = setsByDir.get(dir);
+    if (!sets) {
+      sets = discoverChannelSets(dir)
+        .then((scan) => new Map(scan.sets.map((s) => [s.id, s])))
+        .catch(() => new Map<string, ChannelSet>());
+      setsByDir.set(dir, sets);
+    }
+    const set = (await sets).get(stem(a.filename));
     return set ? { kind: 'channels', set } : undefined;
   };
 }
@@ -180,13 +185,14 @@ function sourceLocator(format: AnnotationFormat, imageDir: string | undefined): 
 function toTarget(a: ImageAnnotation, where: string, classes: ClassMap, options: DetectionDatasetOptions, report: DetectionDatasetReport): DetectionTarget {
   const keepDifficult = options.difficult === 'keep';
   const boxes: number[] = [], labels: number[] = [], difficult: number[] = [];
-  a.objects.forEach((o, objectIndex) => {
+  a.objects.forEach((o) => {
     if (o.difficult && !keepDifficult) {
       report.skippedDifficult++;
       return;
     }
     if (!classes.has(o.name) && options.unknownClass === 'skip') {
-      report.issues.push({ file: where, objectIndex, field: 'name', message: `class '${o.name}' is not in the class list; box skipped`, severity: 'warning' });
+      // No objectIndex: validation may have dropped earlier objects, so the box is named by its coordinates.
+      report.issues.push({ file: where, field: 'name', message: `class '${o.name}' (box ${o.x1},${o.y1},${o.x2},${o.y2}) is not in the class list; box skipped`, severity: 'warning' });
       return;
     }
     labels.push(classes.labelOf(o.name, where));
