@@ -130,13 +130,13 @@ export function rpnLoss(levels: readonly RpnHeadLevel[], anchorsPerLocation: num
         const [li, oi, di] = locate(img, k);
         const [v, g] = bceWithLogits(levels[li]!.objectness[oi]!, t.labels[k]!);
         cls += v;
-        gradObjectness[li]![oi] = g / numSampled;
+        gradObjectness[li]![oi]! += g / numSampled; // += : a repeated index counts twice, as in torch
         if (!positive) continue;
         const hw = levels[li]!.height * levels[li]!.width;
         for (let c = 0; c < 4; c++) {
           const [rv, rg] = smoothL1(levels[li]!.deltas[di + c * hw]! - t.regressionTargets[4 * k + c]!, BOX_LOSS_BETA);
           reg += rv;
-          gradDeltas[li]![di + c * hw] = rg / numSampled;
+          gradDeltas[li]![di + c * hw]! += rg / numSampled;
         }
       }
     }
