@@ -149,6 +149,9 @@ test('errors name the argument', () => {
   const a = new Float32Array([0, 0, 10, 10, 20, 20, 30, 30]);
   assert.throws(() => assignRpnTargets(new Float32Array(3), gt), /anchors length/);
   assert.throws(() => assignRpnTargets(a, [0, 0, 1, 1] as unknown as Float32Array), /gtBoxes must be a Float32Array/);
+  assert.throws(() => assignRpnTargets(a, new Float32Array([0, 0, 10, 10, 5, 5, 5, 9])), /gtBoxes\[1\] is degenerate/);
+  assert.throws(() => assignRoiTargets(a, new Float32Array([0, 0, 10, 10, 5, 5, 4, 9]), [1, 1]), /gtBoxes\[1\] is degenerate/);
+  assert.throws(() => assignRpnTargets(a, new Float32Array([0, 0, NaN, 10])), /gtBoxes\[0\] must be finite/);
   assert.throws(() => rpnTargets(a, gt, { sampled: { positiveIndices: [1], negativeIndices: [] } }), /positiveIndices\[0\] = 1 has label 0/);
   assert.throws(() => rpnTargets(a, gt, { sampled: { positiveIndices: [0], negativeIndices: [0] } }), /negativeIndices\[0\] = 0 has label 1/);
   assert.throws(() => rpnTargets(a, gt, { sampled: { positiveIndices: [], negativeIndices: [7] } }), /negativeIndices\[0\] must be an index in \[0, 2\)/);

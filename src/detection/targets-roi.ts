@@ -14,7 +14,7 @@
  */
 import { BoxCoder, boxIouSync } from './boxes.js';
 import { BELOW_LOW_THRESHOLD, BETWEEN_THRESHOLDS, Matcher } from './matcher.js';
-import { checkBoxArray, gatherRows, sampleFrom, type SampleSource } from './targets-rpn.js';
+import { checkBoxArray, checkGtBoxes, gatherRows, sampleFrom, type SampleSource } from './targets-rpn.js';
 
 /** torchvision's RoI-head training defaults (FasterRCNN's box_* arguments). */
 export interface RoiTargetOptions {
@@ -76,7 +76,7 @@ export function assignRoiTargets(
   options: RoiTargetOptions = {},
 ): RoiAssignment {
   const numProposals = checkBoxArray(proposals, 'proposals');
-  const numGt = checkBoxArray(gtBoxes, 'gtBoxes');
+  const numGt = checkGtBoxes(gtBoxes);
   const classes = checkLabels(gtLabels, numGt);
   const n = numProposals + numGt;
   const candidates = new Float32Array(n * 4);

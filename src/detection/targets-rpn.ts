@@ -62,6 +62,22 @@ export function checkBoxArray(boxes: unknown, name: string): number {
   return boxes.length / 4;
 }
 
+/**
+ * Ground-truth boxes must be finite with x2 > x1 and y2 > y1: torchvision's GeneralizedRCNN
+ * raises for degenerate boxes, because a zero-area box has IoU 0 with every anchor and the
+ * low-quality rule would then make almost every anchor positive. Returns the box count.
+ */
+export function checkGtBoxes(gtBoxes: unknown, name = 'gtBoxes'): number {
+  const n = checkBoxArray(gtBoxes, name);
+  const b = gtBoxes as Float32Array;
+  for (let i = 0; i < n; i++) {
+    const [x1, y1, x2, y2] = [b[4 * i]!, b[4 * i + 1]!, b[4 * i + 2]!, b[4 * i + 3]!];
+    if (![x1, y1, x2, y2].every(Number.isFinite)) throw new RangeError(`${name}[${i}] must be finite, got [${x1}, ${y1}, ${x2}, ${y2}]`);
+    if (!(x2 > x1 && y2 > y1)) throw new RangeError(`${name}[${i}] is degenerate (needs x2 > x1 and y2 > y1): [${x1}, ${y1}, ${x2}, ${y2}]`);
+  }
+  return n;
+}
+
 /** Rows `indices` of the [n*4] box array. */
 export function gatherRows(boxes: Float32Array, indices: ArrayLike<number>): Float32Array {
   const out = new Float32Array(indices.length * 4);
@@ -112,7 +128,7 @@ export function checkedSample(
  */
 export function assignRpnTargets(anchors: Float32Array, gtBoxes: Float32Array, options: RpnTargetOptions = {}): RpnAssignment {
   const numAnchors = checkBoxArray(anchors, 'anchors');
-  const numGt = checkBoxArray(gtBoxes, 'gtBoxes');
+  const numGt = checkGtBoxes(gtBoxes);
   const labels = new Float32Array(numAnchors);
   if (numGt === 0) {
     // Background image: all anchors negative; matched index 0 is what clamp(min=0) leaves.
