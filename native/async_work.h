@@ -37,6 +37,8 @@
 #include <utility>
 #include <vector>
 
+#include "large_buffer.h"
+
 namespace hpa {
 
 // Thrown from worker code to reject with a RangeError / TypeError carrying the message.
@@ -85,7 +87,9 @@ constexpr napi_typedarray_type TypedArrayTypeOf() {
 
 // Moves a vector into a new JS typed array. Large vectors hand their memory to an external
 // ArrayBuffer (no copy); where the runtime forbids external buffers, or for small results, the
-// data is copied into a fresh ArrayBuffer. Main thread only.
+// data is copied into a fresh ArrayBuffer. Main thread only. A kernel whose result is large
+// (megabytes) should allocate it as a LargeBuffer instead (large_buffer.h: mapped memory reused
+// from earlier results, no page faults in steady state) and use the overload below.
 template <typename T>
 Napi::TypedArrayOf<T> ToTypedArray(Napi::Env env, std::vector<T>&& v) {
   const size_t n = v.size();
@@ -111,6 +115,39 @@ Napi::TypedArrayOf<T> ToTypedArray(Napi::Env env, std::vector<T>&& v) {
   }
   Napi::TypedArrayOf<T> out = Napi::TypedArrayOf<T>::New(env, n, TypedArrayTypeOf<T>());
   if (n) std::memcpy(out.Data(), v.data(), n * sizeof(T));
+  return out;
+}
+
+// Moves a LargeBuffer into a new JS typed array: its memory becomes an external ArrayBuffer freed
+// by the finalizer (no copy); where the runtime forbids external buffers the data is copied into
+// a fresh ArrayBuffer and the buffer is freed here. Main thread only.
+template <typename T>
+Napi::TypedArrayOf<T> ToTypedArray(Napi::Env env, LargeBuffer<T>&& buf) {
+  const size_t n = buf.size();
+  if (n > 0) {
+    napi_value ab = nullptr;
+    napi_status st = napi_create_external_arraybuffer(env, buf.data(), n * sizeof(T),
+                                                      large_detail::FinalizeExternal, buf.FinalizeHint(), &ab);
+    if (st == napi_ok) {
+      if (const size_t mapped = buf.MappedBytes()) {
+        // Tell the engine how much memory this object holds, so that its collector runs when
+        // many such results are unreachable (the finalizer subtracts it again).
+        int64_t ignored = 0;
+        napi_adjust_external_memory(env, static_cast<int64_t>(mapped), &ignored);
+      }
+      buf.Disown();  // the finalizer frees it
+      return Napi::TypedArrayOf<T>::New(env, n, Napi::ArrayBuffer(env, ab), 0, TypedArrayTypeOf<T>());
+    }
+    // e.g. napi_no_external_buffers_allowed: fall back to a copy.
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+    }
+  }
+  Napi::TypedArrayOf<T> out = Napi::TypedArrayOf<T>::New(env, n, TypedArrayTypeOf<T>());
+  if (n) std::memcpy(out.Data(), buf.data(), n * sizeof(T));
   return out;
 }
 
@@ -192,7 +229,7 @@ Napi::Promise RunAsync(Napi::Env env, KeepAlive keep, Work work, Convert convert
   return promise;
 }
 
-// RunAsync for work returning std::vector<T>: resolves with the matching typed array.
+// RunAsync for work returning std::vector<T> or LargeBuffer<T>: resolves with the matching typed array.
 template <typename Work>
 Napi::Promise RunAsyncVector(Napi::Env env, KeepAlive keep, Work work) {
   return RunAsync(env, std::move(keep), std::move(work),

@@ -170,12 +170,12 @@ ForwardResult RunForward(const ForwardJob& j) {
   std::vector<std::vector<int64_t>> idx(static_cast<size_t>(num));
   for (int64_t i = 0; i < j.k; ++i) {
     const int l = r.levels[i];
-    if (l < 0) std::fill(r.output.data.get() + i * row, r.output.data.get() + (i + 1) * row, 0.f);
+    if (l < 0) std::fill(r.output.data() + i * row, r.output.data() + (i + 1) * row, 0.f);
     else idx[l].push_back(i);
   }
   for (int l = 0; l < num; ++l) {
     hpa::roi::Forward(j.lv.cfgs[l], j.feats[l], j.rois, idx[l].data(), static_cast<int64_t>(idx[l].size()),
-                      r.output.data.get(), j.threads);
+                      r.output.data(), j.threads);
   }
   return r;
 }
@@ -218,7 +218,7 @@ ForwardJob ParseForward(const Napi::CallbackInfo& info, hpa::KeepAlive* keep) {
 
 Napi::Value MultiScaleSync(const Napi::CallbackInfo& info) {
   ForwardJob j = ParseForward(info, nullptr);
-  return ForwardToJs(info.Env(), RunForward(j));
+  return ForwardToJs(info.Env(), hpa::roi::RunSyncKernel(info.Env(), [&] { return RunForward(j); }));
 }
 
 Napi::Value MultiScaleAsync(const Napi::CallbackInfo& info) {
@@ -278,7 +278,7 @@ std::vector<FloatBuffer> RunBackward(const BackwardJob& j) {
   for (int l = 0; l < num; ++l) {
     const Config& c = j.lv.cfgs[l];
     out.push_back(FloatBuffer::Make(c.n * c.c * c.h * c.w));
-    hpa::roi::Backward(c, j.grad, j.rois, idx[l].data(), static_cast<int64_t>(idx[l].size()), out.back().data.get(),
+    hpa::roi::Backward(c, j.grad, j.rois, idx[l].data(), static_cast<int64_t>(idx[l].size()), out.back().data(),
                        j.threads);
   }
   return out;
@@ -292,7 +292,7 @@ Napi::Value BackwardToJs(Napi::Env env, std::vector<FloatBuffer>&& bufs) {
 
 Napi::Value MultiScaleBackwardSync(const Napi::CallbackInfo& info) {
   BackwardJob j = ParseBackward(info, nullptr);
-  return BackwardToJs(info.Env(), RunBackward(j));
+  return BackwardToJs(info.Env(), hpa::roi::RunSyncKernel(info.Env(), [&] { return RunBackward(j); }));
 }
 
 Napi::Value MultiScaleBackwardAsync(const Napi::CallbackInfo& info) {

@@ -58,19 +58,21 @@ BackwardArgs ParseBackward(const Napi::CallbackInfo& info) {
 
 FloatBuffer RunForward(const Config& cfg, const float* feat, const float* rois, int64_t k, int threads) {
   FloatBuffer out = FloatBuffer::Make(k * cfg.c * cfg.ph * cfg.pw);
-  hpa::roi::Forward(cfg, feat, rois, nullptr, k, out.data.get(), threads);
+  hpa::roi::Forward(cfg, feat, rois, nullptr, k, out.data(), threads);
   return out;
 }
 
 FloatBuffer RunBackward(const Config& cfg, const float* grad, const float* rois, int64_t k, int threads) {
   FloatBuffer out = FloatBuffer::Make(cfg.n * cfg.c * cfg.h * cfg.w);
-  hpa::roi::Backward(cfg, grad, rois, nullptr, k, out.data.get(), threads);
+  hpa::roi::Backward(cfg, grad, rois, nullptr, k, out.data(), threads);
   return out;
 }
 
 Napi::Value RoiAlignSync(const Napi::CallbackInfo& info) {
   ForwardArgs a = ParseForward(info);
-  return hpa::roi::ToFloat32Array(info.Env(), RunForward(a.cfg, a.features.Data(), a.rois.Data(), a.k, a.threads));
+  Napi::Env env = info.Env();
+  return hpa::roi::ToFloat32Array(
+      env, hpa::roi::RunSyncKernel(env, [&] { return RunForward(a.cfg, a.features.Data(), a.rois.Data(), a.k, a.threads); }));
 }
 
 Napi::Value RoiAlignAsync(const Napi::CallbackInfo& info) {
@@ -90,7 +92,9 @@ Napi::Value RoiAlignAsync(const Napi::CallbackInfo& info) {
 
 Napi::Value RoiAlignBackwardSync(const Napi::CallbackInfo& info) {
   BackwardArgs a = ParseBackward(info);
-  return hpa::roi::ToFloat32Array(info.Env(), RunBackward(a.cfg, a.grad.Data(), a.rois.Data(), a.k, a.threads));
+  Napi::Env env = info.Env();
+  return hpa::roi::ToFloat32Array(
+      env, hpa::roi::RunSyncKernel(env, [&] { return RunBackward(a.cfg, a.grad.Data(), a.rois.Data(), a.k, a.threads); }));
 }
 
 Napi::Value RoiAlignBackwardAsync(const Napi::CallbackInfo& info) {

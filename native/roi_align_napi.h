@@ -1,13 +1,17 @@
 // N-API argument parsing shared by roi_align.cc and multiscale_roi_align.cc (main thread only),
-// and an uninitialised float buffer handed to JS without a copy.
+// and the float result buffer handed to JS without a copy.
 #pragma once
 #include <napi.h>
 
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <utility>
 #include <string>
 
+#include "async_work.h"
+#include "large_buffer.h"
 #include "roi_align.h"
 #include "validate.h"
 
@@ -17,41 +21,24 @@ namespace roi {
 // Largest element count accepted for one array (keeps int32 plane offsets and size math safe).
 constexpr int64_t kMaxElements = int64_t{1} << 40;
 
-// A float buffer without zero-fill, moved into a Float32Array (external ArrayBuffer, or a copy
-// where the runtime forbids external buffers).
-struct FloatBuffer {
-  std::unique_ptr<float[]> data;
-  int64_t size = 0;
-  static FloatBuffer Make(int64_t n) {
-    FloatBuffer b;
-    b.size = n;
-    b.data.reset(new float[static_cast<size_t>(n > 0 ? n : 1)]);
-    return b;
-  }
-};
+// A float result buffer (uninitialised unless zeroed(); large ones mapped and reused, see
+// large_buffer.h), moved into a Float32Array without a copy (or copied where the runtime forbids
+// external buffers).
+using FloatBuffer = LargeBuffer<float>;
 
 inline Napi::Float32Array ToFloat32Array(Napi::Env env, FloatBuffer&& buf) {
-  const size_t n = static_cast<size_t>(buf.size);
-  if (n > 0) {
-    float* raw = buf.data.get();
-    napi_value ab = nullptr;
-    napi_status st = napi_create_external_arraybuffer(
-        env, raw, n * sizeof(float), [](napi_env, void* p, void*) { delete[] static_cast<float*>(p); },
-        nullptr, &ab);
-    if (st == napi_ok) {
-      buf.data.release();
-      return Napi::Float32Array::New(env, n, Napi::ArrayBuffer(env, ab), 0);
-    }
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-    }
+  return ToTypedArray(env, std::move(buf));
+}
+
+// Runs a synchronous kernel call, turning an allocation failure (an output too large for the
+// machine) into a RangeError instead of a C++ exception escaping the binding.
+template <typename F>
+auto RunSyncKernel(Napi::Env env, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    ThrowRange(env, "out of memory for the kernel's output buffers");
   }
-  Napi::Float32Array out = Napi::Float32Array::New(env, n);
-  if (n) std::memcpy(out.Data(), buf.data.get(), n * sizeof(float));
-  return out;
 }
 
 inline Napi::Float32Array FloatArrayArg(Napi::Env env, Napi::Value v, const char* name) {
