@@ -11,20 +11,7 @@ import {
   type FeatureShape,
 } from '../src/detection/roi-align.js';
 import { Rng } from '../src/util/rng.js';
-
-const f32 = (b64: string) => {
-  const buf = Buffer.from(b64, 'base64');
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-};
-
-/** max |a-b| / (atol + rtol |b|) ≤ 1 elementwise; reports the worst index. */
-function assertClose(a: Float32Array, b: Float32Array, what: string, atol = 1e-5, rtol = 1e-5) {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= atol + rtol * Math.abs(b[i]))) assert.fail(`${what}: [${i}] ${a[i]} vs ${b[i]} (|d| = ${d})`);
-  }
-}
+import { assertClose, f32FromBase64 as f32 } from './close.js';
 
 interface Group {
   scale: number;
