@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/util/rng.js';
 import { nmsSync } from '../src/detection/nms.js';
+import { median } from './bench-util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -51,11 +52,6 @@ export function makeBoxes(n: number, kind: Generator, rng: Rng): { boxes: Float3
   return { boxes, scores };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** The python helper as a line-protocol server (see bench_nms_torch.py). */
 class TorchSide {

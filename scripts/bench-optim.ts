@@ -16,25 +16,13 @@ import path from 'node:path';
 import { adamwStepSync, clipGradNormSync, createAdamWState, createSgdState, sgdStepSync } from '../src/train/optim.js';
 import { packageRoot } from '../src/native.js';
 import { Rng } from '../src/util/rng.js';
+import { median, timeMs as timeMsReps } from './bench-util.js';
 
 const n = Number(process.env.N ?? 40_000_000);
 const reps = Number(process.env.REPS ?? 7);
 const python = '/usr/bin/python3';
+const timeMs = (fn: () => void): number => timeMsReps(fn, reps);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-function timeMs(fn: () => void): number {
-  fn();
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return median(ts);
-}
 
 const rng = new Rng(9);
 const param = new Float32Array(n);

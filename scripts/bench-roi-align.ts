@@ -25,24 +25,12 @@ import {
 } from '../src/detection/multiscale-roi-align.js';
 import { packageRoot } from '../src/native.js';
 import { Rng } from '../src/util/rng.js';
+import { median, timeMs as timeMsReps } from './bench-util.js';
 
 const reps = Number(process.env.REPS ?? 7);
 const python = '/usr/bin/python3';
+const timeMs = (fn: () => void): number => timeMsReps(fn, reps);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-function timeMs(fn: () => void): number {
-  fn();
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return median(ts);
-}
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return Infinity;
   let m = 0;
