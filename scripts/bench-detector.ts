@@ -1,93 +1,271 @@
 /**
- * Faster R-CNN R50-FPN inference benchmark: ours (Detector: ORT segments + native kernels) vs
- * torch eager on the same weights and image, in one run.
+ * Faster R-CNN R50-FPN inference benchmark (issue 5): ours (Detector: ORT segments + native
+ * kernels) vs onnxruntime-node running torchvision's own ONNX export of the same weights, and vs
+ * torch eager, on the same image, in one run.
  *
- *   npm run bench:detector            (REPS=n repetitions, default 5; SIZE=512)
+ *   npm run bench:detector     REPS=n (default 7), SIZE=512, MIN_SIZE=800, MAX_SIZE=1333,
+ *                              THREADS=2, PROFILE=1 (per-node ORT profiles), KEEP=dir (reuse/keep
+ *                              the export in dir), SIDES=ours,ort,torch
  *
- * scripts/export_torchvision.py (/usr/bin/python3, 2 threads) builds a seeded random
- * fasterrcnn_resnet50_fpn (91 classes, frozen BN, predictor calibrated so detections pass 0.05),
- * writes its weights and its detections on a synthetic SIZE×SIZE image with min_size = max_size =
- * SIZE (no upscaling to 800), then stays up answering timed eager runs. Ours loads the same
- * weights with 2 intra-op threads. After one warm-up each, every repetition runs torch then ours,
- * so both see the same machine load. Prints medians (wall time and CPU time of all threads), the
- * ratios, our per-stage split, whether the detections agree (count, labels, max |Δbox|,
- * max |Δscore|) and peak RSS.
+ * 1. scripts/export_torchvision_onnx.py (/usr/bin/python3) builds the seeded random
+ *    fasterrcnn_resnet50_fpn of scripts/export_torchvision.py (91 classes, frozen BN, predictor
+ *    calibrated so detections pass 0.05) with torchvision's default transform (min_size 800,
+ *    max_size 1333: the 512×512 image is resized to 800×800), writes its weights, torch eager's
+ *    detections and torchvision's ONNX export (torch.onnx.export, opset 11, whole model
+ *    including transform and postprocess).
+ * 2. Each side runs in its own child process, so that each peak RSS is its own: ours (a Node
+ *    child: Detector.load of the weights, default resnet50-fpn config), ORT-export (a Node child:
+ *    an onnxruntime-node session over model.onnx with the session options ours uses) and torch
+ *    eager (scripts/export_torchvision.py --serve, which rebuilds the same seeded model; its
+ *    weights file is checked byte for byte against the export's). THREADS intra-op threads
+ *    (1 inter-op) everywhere. Timed runs include the uint8 → float conversion on every side.
+ * 3. One warm-up each, then REPS rounds; each round runs the three sides one after the other in
+ *    a rotating order, so all see the same machine load. Medians of wall time and of the child's
+ *    CPU time (all threads), ratios, our per-stage split, detection agreement of every pair
+ *    (count, labels, max |Δbox|, max |Δscore|; the issue asks boxes ≤ 0.01 px, scores ≤ 1e-4).
+ * 4. PROFILE=1: after the timed rounds, one more run of ours and of the ORT export with ORT's
+ *    profiler on; prints ORT time per operator type for the export and for our segments.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
 import { Detector } from '../src/infer/detector.js';
+import { ortOptions } from '../src/infer/providers.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { packageRoot } from '../src/native.js';
+import { median } from './bench-util.js';
 
-const reps = Number(process.env.REPS ?? 5);
-const size = Number(process.env.SIZE ?? 512);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const env = process.env;
+const reps = Number(env.REPS ?? 7);
+const size = Number(env.SIZE ?? 512);
+const minSize = Number(env.MIN_SIZE ?? 800);
+const maxSize = Number(env.MAX_SIZE ?? 1333);
+const threads = Number(env.THREADS ?? 2);
+const profile = env.PROFILE === '1';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-bench-detector-'));
-const py = spawn('/usr/bin/python3', [
-  path.join(packageRoot, 'scripts', 'export_torchvision.py'), '--out-dir', dir, '--arch', 'resnet50', '--num-classes', '91',
-  '--synthetic', `${size}x${size}`, '--min-size', String(size), '--max-size', String(size), '--serve', '--threads', '2',
-], { stdio: ['pipe', 'pipe', 'inherit'] });
-const lines = createInterface({ input: py.stdout })[Symbol.asyncIterator]();
-async function nextJson(): Promise<Record<string, number | string | boolean>> {
-  const { value, done } = await lines.next();
-  if (done) throw new Error('export_torchvision.py ended early');
-  return JSON.parse(value as string);
+interface Dets { boxes: number[]; scores: number[]; labels: number[] }
+interface RunReply { wall_s: number; cpu_s: number; timings?: Record<string, number>; inputShape?: number[]; imageSize?: number[] }
+
+/** Sum of ORT kernel time (ms) per operator type in a profile file; `total` is all nodes. */
+function profileByOp(file: string): Map<string, number> {
+  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+  const byOp = new Map<string, number>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const op = e.args?.op_name ?? '?';
+    byOp.set(op, (byOp.get(op) ?? 0) + e.dur / 1000);
+  }
+  return byOp;
 }
-async function torchRun(): Promise<{ wall_s: number; cpu_s: number }> {
-  py.stdin.write('run\n');
-  return (await nextJson()) as unknown as { wall_s: number; cpu_s: number };
-}
 
-try {
-  const hello = await nextJson();
+// ---------------------------------------------------------------- child: one side, line protocol
+async function worker(side: 'ours' | 'ort', dir: string): Promise<void> {
   const ref = (await readSafetensors(path.join(dir, 'reference.safetensors'))).tensors;
   const img = ref.get('image')!;
-  const rgb = { data: img.data as Uint8Array, height: size, width: size, channels: 3 as const };
-  const tLoad = performance.now();
-  const det = await Detector.load(path.join(dir, 'weights.safetensors'), 'resnet50-fpn', { threads: 2, provider: 'cpu', config: { transform: { minSize: size, maxSize: size } } });
-  const loadMs = performance.now() - tLoad;
-  await torchRun();
-  let r = await det.detect(rgb, { debug: true });
-  const ours = { wall: [] as number[], cpu: [] as number[] };
-  const torch = { wall: [] as number[], cpu: [] as number[] };
-  const stages: Record<string, number[]> = {};
-  for (let i = 0; i < reps; i++) {
-    const t = await torchRun();
-    torch.wall.push(t.wall_s);
-    torch.cpu.push(t.cpu_s);
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    r = await det.detect(rgb, { debug: true });
-    ours.wall.push((performance.now() - t0) / 1000);
-    const c = process.cpuUsage(c0);
-    ours.cpu.push((c.user + c.system) / 1e6);
-    for (const [k, v] of Object.entries(r.timings!)) (stages[k] ??= []).push(v);
+  const [h, w] = img.shape as [number, number, number];
+  const u8 = img.data as Uint8Array;
+  const rgb = { data: u8, height: h, width: w, channels: 3 as const };
+  const profDir = path.join(dir, `profile-${side}`);
+  let run: (prof: boolean) => Promise<{ dets: Dets; extra?: Partial<RunReply> }>;
+  let release: () => Promise<void>;
+  if (side === 'ours') {
+    const load = (prof: boolean) => Detector.load(path.join(dir, 'weights.safetensors'), 'resnet50-fpn', {
+      threads, provider: 'cpu', config: { transform: { minSize, maxSize } }, ...(prof ? { profilePrefix: path.join(profDir, 'ours') } : {}),
+    });
+    let det = await load(false);
+    run = async (prof) => {
+      if (prof) {
+        await det.release();
+        mkdirSync(profDir, { recursive: true });
+        det = await load(true);
+        await det.detect(rgb); // the profile then holds a warm run and this one: halve below
+      }
+      const r = await det.detect(rgb, { debug: true });
+      return { dets: { boxes: Array.from(r.boxes), scores: Array.from(r.scores), labels: Array.from(r.labels) }, extra: { timings: r.timings!, inputShape: r.inputShape!, imageSize: r.imageSize! } };
+    };
+    release = () => det.release();
+  } else {
+    const file = path.join(dir, 'model.onnx');
+    let session = await ort.InferenceSession.create(file, ortOptions('cpu', threads));
+    run = async (prof) => {
+      if (prof) {
+        await session.release();
+        mkdirSync(profDir, { recursive: true });
+        session = await ort.InferenceSession.create(file, ortOptions('cpu', threads, path.join(profDir, 'ort')));
+        await run(false);
+      }
+      // torchvision's to_tensor: uint8 HWC → float CHW / 255 (the export normalises, resizes, pads).
+      const plane = h * w;
+      const x = new Float32Array(3 * plane);
+      for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) x[c * plane + i] = u8[i * 3 + c]! / 255;
+      const o = await session.run({ images: new ort.Tensor('float32', x, [3, h, w]) });
+      return { dets: { boxes: Array.from(o.boxes!.data as Float32Array), scores: Array.from(o.scores!.data as Float32Array), labels: Array.from(o.labels!.data as BigInt64Array, Number) } };
+    };
+    release = () => session.release();
   }
-  await det.release();
-  py.stdin.end();
-  const rss = (await nextJson()) as unknown as { peak_rss_mb: number };
-
-  const boxes = ref.get('boxes')!.data as Float32Array;
-  const scores = ref.get('scores')!.data as Float32Array;
-  const labels = Array.from(ref.get('labels')!.data as BigInt64Array, Number);
-  const same = r.scores.length === scores.length && labels.every((l, i) => l === r.labels[i]);
-  let dBox = 0, dScore = 0;
-  for (let i = 0; i < Math.min(scores.length, r.scores.length); i++) {
-    dScore = Math.max(dScore, Math.abs(scores[i]! - r.scores[i]!));
-    for (let c = 0; c < 4; c++) dBox = Math.max(dBox, Math.abs(boxes[4 * i + c]! - r.boxes[4 * i + c]!));
+  const send = (x: unknown) => process.stdout.write(JSON.stringify(x) + '\n');
+  send({ ready: true });
+  let last: Dets | undefined;
+  for await (const line of createInterface({ input: process.stdin })) {
+    const cmd = line.trim();
+    if (cmd === 'run') {
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      const r = await run(false);
+      const c = process.cpuUsage(c0);
+      last = r.dets;
+      send({ wall_s: (performance.now() - t0) / 1000, cpu_s: (c.user + c.system) / 1e6, ...r.extra });
+    } else if (cmd === 'dets') {
+      send(last);
+    } else if (cmd === 'profile') {
+      await run(true);
+      await release(); // ORT writes the profile when the session ends
+      const files = readdirSync(profDir).map((f) => path.join(profDir, f));
+      // ours: segment 1 and segment 2 each have a file; both profiles hold two runs (warm + timed).
+      const byOp: Record<string, number> = {};
+      for (const f of files) for (const [op, ms] of profileByOp(f)) byOp[op] = (byOp[op] ?? 0) + ms / 2;
+      send({ byOp });
+      process.exit(0);
+    }
   }
-  const [ow, oc, tw, tc] = [median(ours.wall), median(ours.cpu), median(torch.wall), median(torch.cpu)];
-  console.log(`Faster R-CNN R50-FPN inference, ${size}x${size}, 2 threads, interleaved, median of ${reps} (load average ${os.loadavg()[0]!.toFixed(1)})`);
-  console.log(`  torch ${hello.torch} eager : ${tw.toFixed(3)} s wall, ${tc.toFixed(3)} s CPU   peak RSS ${rss.peak_rss_mb.toFixed(0)} MB`);
-  console.log(`  ours (ORT + native) : ${ow.toFixed(3)} s wall, ${oc.toFixed(3)} s CPU   peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB   (load + session creation ${(loadMs / 1000).toFixed(1)} s)`);
-  console.log(`  ratio ours / torch  : ${(ow / tw).toFixed(2)} wall, ${(oc / tc).toFixed(2)} CPU`);
-  console.log(`  our stages (median ms): ${Object.entries(stages).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')}`);
-  console.log(`  detections: torch ${scores.length}, ours ${r.scores.length}, labels ${same ? 'identical' : 'DIFFER'}, max |Δbox| ${dBox.toExponential(2)} px, max |Δscore| ${dScore.toExponential(2)}`);
-} finally {
-  if (py.exitCode === null) py.kill();
-  rmSync(dir, { recursive: true, force: true });
+  await release();
+  send({ peak_rss_mb: process.resourceUsage().maxRSS / 1024 });
 }
+
+// ---------------------------------------------------------------- parent
+class Side {
+  private readonly lines: AsyncIterator<string>;
+  wall: number[] = [];
+  cpu: number[] = [];
+  replies: RunReply[] = [];
+  constructor(readonly name: string, readonly proc: ChildProcess) {
+    this.lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
+  }
+  async next<T>(): Promise<T> {
+    for (;;) {
+      const { value, done } = await this.lines.next();
+      if (done) throw new Error(`${this.name} ended early`);
+      if ((value as string).startsWith('{')) return JSON.parse(value as string) as T;
+    }
+  }
+  async ask<T>(cmd: string): Promise<T> {
+    this.proc.stdin!.write(cmd + '\n');
+    return this.next<T>();
+  }
+  async timed(record: boolean): Promise<void> {
+    const r = await this.ask<RunReply>('run');
+    if (!record) return;
+    this.wall.push(r.wall_s);
+    this.cpu.push(r.cpu_s);
+    this.replies.push(r);
+  }
+  async finish(): Promise<number> {
+    this.proc.stdin!.end();
+    return (await this.next<{ peak_rss_mb: number }>()).peak_rss_mb;
+  }
+}
+
+function python(args: string[]): ChildProcess {
+  return spawn('/usr/bin/python3', args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...env, OMP_NUM_THREADS: String(threads) } });
+}
+
+function compare(a: Dets, b: Dets): string {
+  const n = Math.min(a.scores.length, b.scores.length);
+  let dBox = 0, dScore = 0, labels = a.scores.length === b.scores.length;
+  for (let i = 0; i < n; i++) {
+    if (a.labels[i] !== b.labels[i]) labels = false;
+    dScore = Math.max(dScore, Math.abs(a.scores[i]! - b.scores[i]!));
+    for (let c = 0; c < 4; c++) dBox = Math.max(dBox, Math.abs(a.boxes[4 * i + c]! - b.boxes[4 * i + c]!));
+  }
+  const ok = labels && dBox <= 0.01 && dScore <= 1e-4;
+  return `${a.scores.length} vs ${b.scores.length}, labels ${labels ? 'identical' : 'DIFFER'}, max |Δbox| ${dBox.toExponential(2)} px, max |Δscore| ${dScore.toExponential(2)} → ${ok ? 'agree' : 'DISAGREE'}`;
+}
+
+async function main(): Promise<void> {
+  const sides = (env.SIDES ?? 'ours,ort,torch').split(',');
+  const dir = env.KEEP ?? mkdtempSync(path.join(os.tmpdir(), 'hpa-bench-detector-'));
+  const exportArgs = ['--out-dir', dir, '--arch', 'resnet50', '--num-classes', '91', '--synthetic', `${size}x${size}`,
+    '--min-size', String(minSize), '--max-size', String(maxSize), '--threads', String(threads)];
+  try {
+    if (!existsSync(path.join(dir, 'model.onnx'))) {
+      const p = python([path.join(packageRoot, 'scripts', 'export_torchvision_onnx.py'), ...exportArgs]);
+      p.stdout!.pipe(process.stderr);
+      const code = await new Promise<number | null>((res) => p.on('exit', res));
+      if (code !== 0) throw new Error(`export_torchvision_onnx.py failed (${code})`);
+    }
+    const info = JSON.parse(readFileSync(path.join(dir, 'onnx.json'), 'utf8')) as Record<string, unknown>;
+    const self = fileURLToPath(import.meta.url);
+    const all: Side[] = [];
+    if (sides.includes('ours')) all.push(new Side('ours', spawn(process.execPath, [self, '--worker', 'ours', dir], { stdio: ['pipe', 'pipe', 'inherit'] })));
+    if (sides.includes('ort')) all.push(new Side('ORT export', spawn(process.execPath, [self, '--worker', 'ort', dir], { stdio: ['pipe', 'pipe', 'inherit'] })));
+    if (sides.includes('torch')) {
+      const tdir = path.join(dir, 'torch');
+      all.push(new Side('torch eager', python([path.join(packageRoot, 'scripts', 'export_torchvision.py'), ...exportArgs.map((a) => (a === dir ? tdir : a)), '--serve'])));
+    }
+    let torchVersion = '';
+    for (const s of all) {
+      const hello = await s.next<{ torch?: string }>();
+      if (hello.torch) torchVersion = hello.torch;
+    }
+    if (sides.includes('torch')) {
+      const same = readFileSync(path.join(dir, 'weights.safetensors')).equals(readFileSync(path.join(dir, 'torch', 'weights.safetensors')));
+      if (!same) throw new Error('torch eager rebuilt different weights than the ONNX export');
+    }
+    for (const s of all) await s.timed(false); // warm-up
+    for (let i = 0; i < reps; i++) for (let j = 0; j < all.length; j++) await all[(i + j) % all.length]!.timed(true);
+    const load = os.loadavg()[0]!;
+
+    const ref = (await readSafetensors(path.join(dir, 'reference.safetensors'))).tensors;
+    const torchDets: Dets = {
+      boxes: Array.from(ref.get('boxes')!.data as Float32Array), scores: Array.from(ref.get('scores')!.data as Float32Array),
+      labels: Array.from(ref.get('labels')!.data as BigInt64Array, Number),
+    };
+    const dets = new Map<string, Dets>();
+    for (const s of all) if (s.name !== 'torch eager') dets.set(s.name, await s.ask<Dets>('dets'));
+    const byOp = new Map<string, Record<string, number>>();
+    const rss = new Map<string, number>();
+    for (const s of all) {
+      if (profile && s.name !== 'torch eager') byOp.set(s.name, (await s.ask<{ byOp: Record<string, number> }>('profile')).byOp);
+      else rss.set(s.name, await s.finish());
+    }
+
+    const ours = all.find((s) => s.name === 'ours');
+    const shape = ours?.replies[0]?.inputShape;
+    console.log(`Faster R-CNN R50-FPN inference, ${size}x${size} image, min_size ${minSize} / max_size ${maxSize}` +
+      `${shape ? ` (ours: resized ${ours!.replies[0]!.imageSize!.join('x')}, batch ${shape.join('x')})` : ''}, ${threads} threads, ` +
+      `rotating interleaved order, median of ${reps} (load average ${load.toFixed(1)} at the end)`);
+    console.log(`  ORT export: torch ${String(info.torch)} / torchvision ${String(info.torchvision)}, opset ${String(info.opset)}, ${info.dynamic ? 'dynamic' : 'fixed'} input shape ${JSON.stringify(info.input_shape)}; torch eager ${torchVersion}`);
+    for (const s of all) {
+      console.log(`  ${s.name.padEnd(12)}: ${median(s.wall).toFixed(3)} s wall, ${median(s.cpu).toFixed(3)} s CPU` +
+        `${rss.has(s.name) ? `   peak RSS ${rss.get(s.name)!.toFixed(0)} MB` : ''}   (runs ${s.wall.map((x) => x.toFixed(2)).join(' ')})`);
+    }
+    for (const s of all) {
+      if (s === ours || !ours) continue;
+      console.log(`  ours / ${s.name.padEnd(12)}: ${(median(ours.wall) / median(s.wall)).toFixed(3)} wall, ${(median(ours.cpu) / median(s.cpu)).toFixed(3)} CPU`);
+    }
+    if (ours) {
+      const stages: Record<string, number[]> = {};
+      for (const r of ours.replies) for (const [k, v] of Object.entries(r.timings ?? {})) (stages[k] ??= []).push(v);
+      console.log(`  our stages (median ms): ${Object.entries(stages).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')}`);
+    }
+    const named = [...dets.entries(), ['torch eager', torchDets] as const];
+    for (let i = 0; i < named.length; i++) {
+      for (let j = i + 1; j < named.length; j++) console.log(`  detections ${named[i]![0]} vs ${named[j]![0]}: ${compare(named[i]![1], named[j]![1])}`);
+    }
+    for (const [name, ops] of byOp) {
+      const total = Object.values(ops).reduce((a, b) => a + b, 0);
+      const top = Object.entries(ops).sort((a, b) => b[1] - a[1]);
+      console.log(`  ORT profile, ${name} (ms per run by operator, ${total.toFixed(0)} total): ${top.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+    }
+  } finally {
+    if (!env.KEEP) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const wi = process.argv.indexOf('--worker');
+if (wi >= 0) await worker(process.argv[wi + 1] as 'ours' | 'ort', process.argv[wi + 2]!);
+else await main();

@@ -33,6 +33,11 @@ export interface SessionOptions {
   provider?: ProviderChoice;
   /** Intra-op threads (default: ORT's choice, one per core). */
   threads?: number;
+  /**
+   * Write ONNX Runtime's per-node profile (Chrome trace JSON) of every session to files named
+   * `<profilePrefix>_<date>.json` (ORT appends the date; written when the session is released).
+   */
+  profilePrefix?: string;
 }
 
 /**
@@ -55,8 +60,10 @@ function check(choice: unknown): ProviderChoice {
   return choice;
 }
 
-function ortOptions(provider: ProviderName, threads: number | undefined): ort.InferenceSession.SessionOptions {
+/** The ORT session options every session of ours gets (exported so benchmarks give a reference model the same). */
+export function ortOptions(provider: ProviderName, threads: number | undefined, profilePrefix?: string): ort.InferenceSession.SessionOptions {
   const o: ort.InferenceSession.SessionOptions = { executionProviders: [provider], graphOptimizationLevel: 'all' };
+  if (profilePrefix !== undefined) Object.assign(o, { enableProfiling: true, profileFilePrefix: profilePrefix });
   if (threads !== undefined) {
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be an integer >= 1, got ${threads}`);
     o.intraOpNumThreads = threads;
@@ -75,13 +82,13 @@ export async function createSessions(models: readonly Uint8Array[], options: Ses
   if (choice === 'cuda' || (choice === 'auto' && cudaLibraryPresent())) {
     try {
       const sessions: ort.InferenceSession[] = [];
-      for (const m of models) sessions.push(await ort.InferenceSession.create(m, ortOptions('cuda', options.threads)));
+      for (const m of models) sessions.push(await ort.InferenceSession.create(m, ortOptions('cuda', options.threads, options.profilePrefix)));
       return { sessions, provider: 'cuda' };
     } catch (err) {
       if (choice === 'cuda') throw new ProviderUnavailableError('cuda', (err as Error).message.split('\n')[0] ?? String(err));
     }
   }
   const sessions: ort.InferenceSession[] = [];
-  for (const m of models) sessions.push(await ort.InferenceSession.create(m, ortOptions('cpu', options.threads)));
+  for (const m of models) sessions.push(await ort.InferenceSession.create(m, ortOptions('cpu', options.threads, options.profilePrefix)));
   return { sessions, provider: 'cpu' };
 }
