@@ -15,10 +15,42 @@
  * A NaN quality (the IoU of two empty boxes is 0/0) behaves as in torch: max() propagates it
  * with its (first) index, NaN compares false with both thresholds so that index is kept, and a
  * ground truth whose row holds a NaN has a NaN maximum that equals nothing.
+ *
+ * The work is native (native/matcher.cc): `match` runs over a given matrix, `matchBoxesSync` /
+ * `matchBoxes` compute the IoU on the fly and never store the G x N matrix (the RPN's 20 x
+ * 268 569 matrix is 21 MB). Predictions are processed in parallel, with results independent of
+ * the thread count. {@link matchQualityReference} is the plain TypeScript version of `match`
+ * (the reference the tests compare the native kernel with).
  */
+import { native } from '../native.js';
 
 export const BELOW_LOW_THRESHOLD = -1;
 export const BETWEEN_THRESHOLDS = -2;
+
+/** Everything the matcher computes for one image. */
+export interface MatchDetails {
+  /** Per prediction [N]: the matched gt index, BELOW_LOW_THRESHOLD (-1) or BETWEEN_THRESHOLDS (-2). */
+  matches: Int32Array;
+  /** Per prediction [N]: its best quality (IoU) over the ground truths (NaN as torch's max). */
+  bestQuality: Float32Array;
+  /** Per ground truth [G]: its largest quality over all predictions (NaN if its row has a NaN). */
+  gtMaxQuality: Float32Array;
+}
+
+/** Options of the native matcher calls. */
+export interface MatchOptions {
+  /** Threads (0 or undefined: the default, HPA_NUM_THREADS or min(cores, 8)); results do not depend on it. */
+  threads?: number;
+}
+
+type MatchBoxesFn = (gt: Float32Array, pred: Float32Array, high: number, low: number, allow: boolean, threads?: number) => MatchDetails;
+type MatchQualityFn = (q: Float32Array, numGt: number, numPred: number, high: number, low: number, allow: boolean, threads?: number) => MatchDetails;
+const addon = native as unknown as {
+  matchBoxesSync: MatchBoxesFn;
+  matchBoxes: (...a: Parameters<MatchBoxesFn>) => Promise<MatchDetails>;
+  matchQualitySync: MatchQualityFn;
+  matchQuality: (...a: Parameters<MatchQualityFn>) => Promise<MatchDetails>;
+};
 
 export class Matcher {
   readonly highThreshold: number;
@@ -55,43 +87,76 @@ export class Matcher {
     }
     if (numGt === 0) throw new RangeError('No ground-truth boxes available for one of the images during training');
     if (numPredictions === 0) throw new RangeError('No proposal boxes available for one of the images during training');
-    const n = numPredictions;
-    const low = Math.fround(this.lowThreshold), high = Math.fround(this.highThreshold);
-    // Column maxima, first row on ties; a NaN wins once seen and is never replaced (torch's max).
-    const bestVal = quality.slice(0, n);
-    const best = new Int32Array(n);
-    for (let g = 1; g < numGt; g++) {
+    return addon.matchQualitySync(quality, numGt, numPredictions, this.highThreshold, this.lowThreshold, this.allowLowQualityMatches).matches;
+  }
+
+  /**
+   * Matches `predictions` [N*4] to `gtBoxes` [G*4] (x1, y1, x2, y2, finite) by their IoU, exactly
+   * as `match(boxIouSync(gtBoxes, predictions), G, N)` but without the matrix; also returns each
+   * prediction's best IoU and each gt's largest IoU. RangeError when G or N is 0.
+   */
+  matchBoxesSync(gtBoxes: Float32Array, predictions: Float32Array, options: MatchOptions = {}): MatchDetails {
+    return addon.matchBoxesSync(gtBoxes, predictions, this.highThreshold, this.lowThreshold, this.allowLowQualityMatches, options.threads);
+  }
+
+  /** {@link matchBoxesSync} on the thread pool (do not modify the inputs until it settles). */
+  matchBoxes(gtBoxes: Float32Array, predictions: Float32Array, options: MatchOptions = {}): Promise<MatchDetails> {
+    try {
+      return addon.matchBoxes(gtBoxes, predictions, this.highThreshold, this.lowThreshold, this.allowLowQualityMatches, options.threads);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+}
+
+/**
+ * The TypeScript reference of {@link Matcher.match} (two passes over the matrix): same result,
+ * kept for the tests and the benchmark.
+ */
+export function matchQualityReference(
+  quality: Float32Array,
+  numGt: number,
+  numPredictions: number,
+  highThreshold: number,
+  lowThreshold: number,
+  allowLowQualityMatches: boolean,
+): Int32Array {
+  const n = numPredictions;
+  const low = Math.fround(lowThreshold), high = Math.fround(highThreshold);
+  // Column maxima, first row on ties; a NaN wins once seen and is never replaced (torch's max).
+  const bestVal = quality.slice(0, n);
+  const best = new Int32Array(n);
+  for (let g = 1; g < numGt; g++) {
+    const row = g * n;
+    for (let j = 0; j < n; j++) {
+      const v = quality[row + j]!;
+      const b = bestVal[j]!;
+      if (v > b || (v !== v && b === b)) {
+        bestVal[j] = v;
+        best[j] = g;
+      }
+    }
+  }
+  const matches = new Int32Array(n);
+  for (let j = 0; j < n; j++) {
+    const v = bestVal[j]!;
+    if (v < low) matches[j] = BELOW_LOW_THRESHOLD;
+    else if (v >= low && v < high) matches[j] = BETWEEN_THRESHOLDS;
+    else matches[j] = best[j]!;
+  }
+  if (allowLowQualityMatches) {
+    for (let g = 0; g < numGt; g++) {
       const row = g * n;
+      let hi = -Infinity;
+      let nan = false;
       for (let j = 0; j < n; j++) {
         const v = quality[row + j]!;
-        const b = bestVal[j]!;
-        if (v > b || (v !== v && b === b)) {
-          bestVal[j] = v;
-          best[j] = g;
-        }
+        if (v !== v) nan = true;
+        else if (v > hi) hi = v;
       }
+      if (nan) continue; // max is NaN: `quality == NaN` matches nothing
+      for (let j = 0; j < n; j++) if (quality[row + j] === hi) matches[j] = best[j]!;
     }
-    const matches = new Int32Array(n);
-    for (let j = 0; j < n; j++) {
-      const v = bestVal[j]!;
-      if (v < low) matches[j] = BELOW_LOW_THRESHOLD;
-      else if (v >= low && v < high) matches[j] = BETWEEN_THRESHOLDS;
-      else matches[j] = best[j]!;
-    }
-    if (this.allowLowQualityMatches) {
-      for (let g = 0; g < numGt; g++) {
-        const row = g * n;
-        let hi = -Infinity;
-        let nan = false;
-        for (let j = 0; j < n; j++) {
-          const v = quality[row + j]!;
-          if (v !== v) nan = true;
-          else if (v > hi) hi = v;
-        }
-        if (nan) continue; // max is NaN: `quality == NaN` matches nothing
-        for (let j = 0; j < n; j++) if (quality[row + j] === hi) matches[j] = best[j]!;
-      }
-    }
-    return matches;
   }
+  return matches;
 }

@@ -3,7 +3,7 @@
  * (models/detection/rpn.py: assign_targets_to_anchors, box_coder.encode, fg_bg_sampler), one
  * image at a time:
  *
- *   IoU(gt, anchors) → Matcher(0.7, 0.3, allow_low_quality_matches=True)
+ *   IoU(gt, anchors) → Matcher(0.7, 0.3, allow_low_quality_matches=True)   (fused, native)
  *   labels: 1 where matched to a gt box, 0 below 0.3, -1 between the thresholds (never sampled)
  *   regression targets: BoxCoder(1, 1, 1, 1).encode(gt[max(match, 0)], anchors) for every anchor
  *   sample: BalancedPositiveNegativeSampler(256, 0.5) over the labels
@@ -12,7 +12,7 @@
  * infer/rpn-proposals.ts), boxes x1, y1, x2, y2 float32.
  */
 import { Rng } from '../util/rng.js';
-import { BoxCoder, boxIouSync } from './boxes.js';
+import { BoxCoder } from './boxes.js';
 import { BELOW_LOW_THRESHOLD, BETWEEN_THRESHOLDS, Matcher } from './matcher.js';
 import { BalancedPositiveNegativeSampler } from './sampler.js';
 
@@ -135,7 +135,8 @@ export function assignRpnTargets(anchors: Float32Array, gtBoxes: Float32Array, o
     return { matchedIdxs: new Int32Array(numAnchors).fill(BELOW_LOW_THRESHOLD), labels, regressionTargets: new Float32Array(numAnchors * 4) };
   }
   const matcher = new Matcher(options.fgIouThresh ?? 0.7, options.bgIouThresh ?? 0.3, true);
-  const matchedIdxs = matcher.match(boxIouSync(gtBoxes, anchors), numGt, numAnchors);
+  // Native fused IoU + match: the same result as match(boxIouSync(gtBoxes, anchors)) without the G x A matrix.
+  const { matches: matchedIdxs } = matcher.matchBoxesSync(gtBoxes, anchors);
   const clamped = new Int32Array(numAnchors);
   for (let j = 0; j < numAnchors; j++) {
     const m = matchedIdxs[j]!;
