@@ -36,11 +36,12 @@ function context(config: FasterRcnnConfig, weights: WeightSource): BuildContext 
 /**
  * Segment 1: backbone + FPN + RPN head. The input `images` is [batch, 3, height, width] with
  * symbolic batch and spatial sizes (any multiple of 32 works; the transform pads to one).
+ * `inputShape` fixes [batch, height, width]: training graphs need static shapes (autodiff).
  */
-export function buildSegment1(config: FasterRcnnConfig, weights: WeightSource): GraphBuilder {
+export function buildSegment1(config: FasterRcnnConfig, weights: WeightSource, inputShape?: readonly [number, number, number]): GraphBuilder {
   const ctx = context(config, weights);
   const g = new GraphBuilder('faster_rcnn_segment1');
-  const images = g.input('images', 'float32', ['batch', 3, 'height', 'width']);
+  const images = g.input('images', 'float32', [inputShape?.[0] ?? 'batch', 3, inputShape?.[1] ?? 'height', inputShape?.[2] ?? 'width']);
   const backbone = g.scope('backbone');
   const stages = resnetBody(ctx, backbone.scope('body'), images, config.arch.depth);
   const levels = fpn(ctx, backbone.scope('fpn'), stages, resnetStageChannels(config.arch.depth), config.arch.fpnChannels, config.arch.norm === 'group-norm');
