@@ -1,20 +1,26 @@
-/** predictFiles / `hpa-detect predict`: outputs written per image, thresholds, CLI errors. */
+/** predictFiles / `hpa-detect predict`: outputs, raw-channel means, batching/concurrency invariance, failures, resume, CLI. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { repoRoot } from './helpers.js';
+import { writeRandomModel } from './predict-fixtures.js';
 import { Detector } from '../src/infer/detector.js';
-import { CSV_HEADER, channelMeans, listImages, predictFiles } from '../src/infer/predict-files.js';
+import { CSV_HEADER_CHANNELS, listPredictInputs, predictFiles, type PredictFilesOptions } from '../src/infer/predict-files.js';
+import { channelMeans, channelPlane } from '../src/infer/predict-means.js';
 import { cudaLibraryPresent } from '../src/infer/providers.js';
+import { decodeChannel } from '../src/hpa/decode.js';
+import { CHANNEL_NAMES } from '../src/hpa/channels.js';
 import { fasterRcnnConfig } from '../src/models/presets.js';
 import { RandomWeights } from '../src/models/weights.js';
 import { readVocFile } from '../src/annotations/voc-read.js';
+import { synthesizeDataset } from '../src/synth/write.js';
 
 const bin = path.join(repoRoot, 'bin', 'hpa-detect.js');
+const SMALL = { arch: { numClasses: 3 }, transform: { minSize: 64, maxSize: 96 } };
 
 test('channelMeans averages each channel over the pixels inside the box', () => {
   const data = new Uint8Array(4 * 4 * 3);
@@ -23,39 +29,95 @@ test('channelMeans averages each channel over the pixels inside the box', () => 
   assert.deepEqual(m, [(5 + 6 + 9 + 10) / 4, (10 + 12 + 18 + 20) / 4, 100]);
 });
 
-test('predictFiles writes JSON, a CSV row per detection, VOC XML and overlays', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-predict-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const imgDir = path.join(dir, 'images');
-  mkdirSync(imgDir);
+/** Two plain images, three synthetic channel sets (192²) and a set with a truncated green file. */
+async function makeInputs(dir: string): Promise<string> {
+  const inDir = path.join(dir, 'in');
+  await synthesizeDataset({ outDir: inDir, count: 3, seed: 5, size: 192 });
   for (const [name, seed] of [['a.png', 1], ['b.jpg', 2]] as const) {
     const raw = Buffer.alloc(48 * 64 * 3).map((_, i) => (i * 31 * seed) % 253);
-    await sharp(raw, { raw: { width: 64, height: 48, channels: 3 } }).toFile(path.join(imgDir, name));
+    await sharp(raw, { raw: { width: 64, height: 48, channels: 3 } }).toFile(path.join(inDir, name));
   }
-  writeFileSync(path.join(imgDir, 'notes.txt'), 'not an image');
-  const files = listImages([imgDir]);
-  assert.deepEqual(files.map((f) => path.basename(f)), ['a.png', 'b.jpg']);
-  const config = fasterRcnnConfig('light', { arch: { numClasses: 3 }, transform: { minSize: 64, maxSize: 96 } });
-  const det = await Detector.fromWeights(config, new RandomWeights(3), { threads: 2 });
+  for (const c of CHANNEL_NAMES) copyFileSync(path.join(inDir, `synth_0000_${c}.png`), path.join(inDir, `broken_${c}.png`));
+  writeFileSync(path.join(inDir, 'broken_green.png'), readFileSync(path.join(inDir, 'broken_green.png')).subarray(0, 200));
+  return inDir;
+}
+
+test('predictFiles: sets merged on the fly with raw-channel means, same detections at any batch/concurrency, failures named, resume', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-predict-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const inDir = await makeInputs(dir);
+  const { inputs, problems } = await listPredictInputs([inDir]);
+  assert.equal(problems.length, 0);
+  assert.deepEqual(inputs.map((i) => i.name), ['a', 'b', 'broken', 'synth_0000', 'synth_0001', 'synth_0002']);
+  const det = await Detector.fromWeights(fasterRcnnConfig('light', SMALL), new RandomWeights(3), { threads: 2 });
   t.after(() => det.release());
-  const out = path.join(dir, 'out');
-  const preds = await predictFiles(det, files, { outDir: out, classNames: ['cell', 'nucleus'], scoreThreshold: 0.2 });
-  const csv = readFileSync(path.join(out, 'detections.csv'), 'utf8').trim().split('\n');
-  assert.equal(csv[0], CSV_HEADER);
-  const total = preds.reduce((s, p) => s + p.detections.length, 0);
+  const base: PredictFilesOptions = { outDir: path.join(dir, 'serial'), classNames: ['cell', 'nucleus'], scoreThreshold: 0.2, runInfo: { model: 'random-3' } };
+
+  const serial = await predictFiles(det, inputs, { ...base, batch: 1, concurrency: 1 });
+  const batched = await predictFiles(det, inputs, { ...base, outDir: path.join(dir, 'batched'), batch: 3, concurrency: 5 });
+  assert.deepEqual(batched.predictions, serial.predictions, 'batch 3 / concurrency 5 gives the serial results');
+  assert.deepEqual(serial.predictions.map((p) => p.name), ['a', 'b', 'synth_0000', 'synth_0001', 'synth_0002']);
+  assert.equal(serial.failures.length, 1);
+  assert.match(serial.failures[0]!.reason, /broken_green\.png: corrupt PNG/);
+  const total = serial.predictions.reduce((s, p) => s + p.detections.length, 0);
   assert.ok(total > 0, 'random weights with 3 classes give scores above 0.2');
+
+  const out = base.outDir;
+  const csv = readFileSync(path.join(out, 'detections.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv[0], CSV_HEADER_CHANNELS);
   assert.equal(csv.length - 1, total);
-  for (const p of preds) for (const d of p.detections) {
-    assert.ok(d.score >= 0.2);
-    assert.ok(['cell', 'nucleus'].includes(d.className));
-  }
-  const json = JSON.parse(readFileSync(path.join(out, 'predictions.json'), 'utf8'));
-  assert.equal(json.provider, 'cpu');
-  assert.equal(json.images.length, 2);
-  const voc = await readVocFile(path.join(out, 'voc', 'a.xml'));
-  assert.equal(voc.annotation!.objects.length, preds[0]!.detections.length);
-  assert.equal(voc.annotation!.width, 64);
-  assert.ok(existsSync(path.join(out, 'overlays', 'b.png')));
+  const doc = JSON.parse(readFileSync(path.join(out, 'predictions.json'), 'utf8'));
+  assert.equal(doc.format, 'hpa-detect/predictions');
+  assert.equal(doc.images.length, 5);
+  assert.equal(doc.failures.length, 1);
+  const setPred = serial.predictions.find((p) => p.source === 'channels' && p.detections.length > 0);
+  assert.ok(setPred, 'a channel set with detections');
+  assert.equal(setPred.image, path.join(inDir, setPred.name));
+  // The green mean is of the raw green file, not of the merged image's G (which has yellow added).
+  const green = channelPlane('green', await decodeChannel(path.join(inDir, `${setPred.name}_green.png`), { keep16: true }));
+  const d = setPred.detections[0]!;
+  const [x0, y0, x1, y1] = [Math.floor(d.box[0]), Math.floor(d.box[1]), Math.ceil(d.box[2]), Math.ceil(d.box[3])];
+  let sum = 0;
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) sum += green.data[y * green.width + x]!;
+  assert.equal(d.means.green, sum / ((x1 - x0) * (y1 - y0)));
+  const row = csv.find((l) => l.startsWith(`${setPred.image},`))!.split(',');
+  assert.equal(row[8], d.means.green!.toFixed(2));
+  const plainRow = csv.find((l) => l.startsWith(path.join(inDir, 'a.png')));
+  if (plainRow) assert.match(plainRow, /,,8$/, 'plain images: no yellow, 8-bit');
+  const voc = await readVocFile(path.join(out, 'voc', `${setPred.name}.xml`));
+  assert.equal(voc.annotation!.filename, `${setPred.name}.png`);
+  assert.equal(voc.annotation!.objects.length, setPred.detections.length);
+  assert.ok(existsSync(path.join(out, 'overlays', 'synth_0002.png')));
+
+  // Resume: everything done is taken from the records; the broken set is retried (and fails again).
+  const again = await predictFiles(det, inputs, base);
+  assert.equal(again.skipped, 5);
+  assert.deepEqual(again.predictions, serial.predictions);
+  assert.equal(again.failures.length, 1);
+  assert.equal((await predictFiles(det, inputs.slice(0, 2), { ...base, overwrite: true })).skipped, 0);
+  assert.equal((await predictFiles(det, inputs.slice(0, 2), { ...base, scoreThreshold: 0.25 })).skipped, 0, 'other settings: redone');
+});
+
+test('hpa-detect predict: checkpoint config used without --preset, a bad set fails alone (exit 1), rerun resumes', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-predict-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const inDir = await makeInputs(dir);
+  const model = path.join(dir, 'checkpoint.safetensors');
+  await writeRandomModel(model, 'light', SMALL, 3, { stored: true });
+  const out = path.join(dir, 'out');
+  const run = () => spawnSync(process.execPath, [bin, 'predict', model, inDir, '--out', out, '--provider', 'cpu', '--threads', '2', '--score-threshold', '0.2'], { encoding: 'utf8' });
+  const first = run();
+  assert.equal(first.status, 1, first.stderr);
+  assert.match(first.stderr, /model config from the checkpoint: preset light/);
+  assert.match(first.stderr, /failed: .*broken: .*broken_green\.png: corrupt PNG/);
+  assert.match(first.stderr, /5 image\(s\) predicted \(0 from an earlier run\).*1 failed/);
+  const doc = JSON.parse(readFileSync(path.join(out, 'predictions.json'), 'utf8'));
+  assert.equal(doc.images.length, 5);
+  assert.equal(doc.preset, 'light');
+  const second = run();
+  assert.equal(second.status, 1);
+  assert.match(second.stderr, /5 image\(s\) predicted \(5 from an earlier run\)/);
+  assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'predictions.json'), 'utf8')).images, doc.images);
 });
 
 test('hpa-detect predict: usage errors exit 2, a missing model or CUDA exits 1 with the reason', (t) => {
@@ -63,6 +125,9 @@ test('hpa-detect predict: usage errors exit 2, a missing model or CUDA exits 1 w
   const bad = run('predict', 'm.safetensors', 'x.png', '--out', os.tmpdir(), '--score-threshold', '2');
   assert.equal(bad.status, 2, bad.stderr);
   assert.match(bad.stderr, /--score-threshold must be in \[0, 1\]/);
+  const batch = run('predict', 'm.safetensors', 'x.png', '--out', os.tmpdir(), '--batch', '0');
+  assert.equal(batch.status, 2, batch.stderr);
+  assert.match(batch.stderr, /--batch must be an integer >= 1, got 0/);
   const missing = run('predict', path.join(os.tmpdir(), 'no-such-model.safetensors'), repoRoot, '--out', os.tmpdir());
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /model not found/);

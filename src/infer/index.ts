@@ -4,4 +4,7 @@ export { transformBatch, resizedSize, resizeBilinear, rgbToTensor, resizeBoxesIn
 export { rpnProposals, anchorLevels, topKIndices, type Proposals, type RpnLevelOutput } from './rpn-proposals.js';
 export { postprocessDetections, softmaxRows, type Detections } from './roi-postprocess.js';
 export { createSessions, ProviderUnavailableError, CUDA_INSTALL_HINT, type ProviderChoice, type ProviderName, type SessionOptions } from './providers.js';
-export { predictFiles, listImages, channelMeans, CSV_HEADER, IMAGE_EXTENSIONS, type ImagePrediction, type PredictFilesOptions } from './predict-files.js';
+export { predictFiles, defaultConcurrency, DEFAULT_BATCH, CSV_HEADER, CSV_HEADER_CHANNELS, IMAGE_EXTENSIONS, listPredictInputs, type PredictInput, type ImagePrediction, type PredictFailure, type PredictFilesOptions, type PredictSummary } from './predict-files.js';
+export { channelMeans, boxMeans, channelPlane, type Plane } from './predict-means.js';
+export { PREDICTIONS_FORMAT, PREDICTIONS_VERSION, type PredictedDetection } from './predict-outputs.js';
+export { resolveModelConfig, storedModelConfig } from './predict-model.js';

@@ -1,118 +1,265 @@
 /**
- * Prediction over image files for `hpa-detect predict`: one detector, images decoded ahead of
- * inference, and per image the outputs users look at or correct: a JSON record, CSV rows (one per
- * detected cell, with the mean intensity of each image channel inside the box: what biologists
- * quantify), LabelImg VOC XML (to correct and retrain) and an overlay PNG.
+ * Prediction over files for `hpa-detect predict`: plain images and raw HPA channel sets (merged on
+ * the fly), one detector, and a pipeline that keeps the detector busy:
+ *
+ *   load (decode/merge, thread pool) ─▶ detect (in input order, `batch` images at a time) ─▶ write
+ *
+ * Up to `concurrency` inputs are in the pipeline at once (loading ahead, waiting, being detected or
+ * being written); with 1 everything runs one after the other. Batches are runs of consecutive
+ * inputs of the same size (deterministic: they do not depend on timing, and images of different
+ * sizes are never padded together), so outputs are the same whatever `concurrency` is. A failure
+ * of one input (decode, merge, detect, write) is recorded with its files and the rest continue.
+ * An input whose record from an earlier run with the same settings exists is not redone (resume)
+ * unless `overwrite`. Outputs: see predict-outputs.ts and docs/predict.md.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { BoxObject, ImageAnnotation } from '../annotations/model.js';
-import { formatVocXml } from '../annotations/voc-write.js';
-import { renderOverlay } from '../render/overlay.js';
-import { writeFileAtomic } from '../util/atomic.js';
-import { type Detector, loadImage } from './detector.js';
-import type { RgbImage } from './transform.js';
+import { TEMP_PREFIX, writeFileAtomic } from '../util/atomic.js';
+import { Progress } from '../util/progress.js';
+import type { Detector } from './detector.js';
+import { type InputProblem, type PredictInput, inputFiles, inputPath } from './predict-inputs.js';
+import { InputError, type LoadOptions, type LoadedInput, loadPredictInput } from './predict-load.js';
+import { boxMeans } from './predict-means.js';
+import {
+  type ImagePrediction, type PredictFailure, PREDICTIONS_FORMAT, PREDICTIONS_VERSION,
+  formatDetectionsCsv, readImageRecord, writeImageOutputs,
+} from './predict-outputs.js';
+import type { DetectionResult } from './detector.js';
 
-/** Image extensions picked up from folders. */
-export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.webp'];
+export { IMAGE_EXTENSIONS, listPredictInputs, type PredictInput } from './predict-inputs.js';
+export { CSV_HEADER, CSV_HEADER_CHANNELS, type ImagePrediction, type PredictFailure } from './predict-outputs.js';
 
-/** Files given directly, plus the images inside given folders (sorted, not recursive). */
-export function listImages(inputs: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const p of inputs) {
-    const st = statSync(p, { throwIfNoEntry: false });
-    if (!st) throw new RangeError(`not found: ${p}`);
-    if (st.isDirectory()) {
-      out.push(...readdirSync(p).filter((f) => IMAGE_EXTENSIONS.includes(path.extname(f).toLowerCase())).sort().map((f) => path.join(p, f)));
-    } else out.push(p);
-  }
-  return out;
-}
-
-/** One image's kept detections. */
-export interface ImagePrediction {
-  image: string;
-  width: number;
-  height: number;
-  detections: { label: number; className: string; score: number; box: [number, number, number, number]; channelMeans: number[] }[];
+/** Default images per detector run: 1 (on CPU a larger batch was not faster: docs/predict.md). */
+export const DEFAULT_BATCH = 1;
+/** Default inputs in the pipeline: enough to load the next batch while one runs and one is written. */
+export function defaultConcurrency(batch: number): number {
+  return Math.max(4, 3 * batch);
 }
 
 /** Options of {@link predictFiles}. */
-export interface PredictFilesOptions {
+export interface PredictFilesOptions extends LoadOptions {
   outDir: string;
   /** Names of classes 1..numClasses-1 (index 0 of this array is class 1). */
   classNames: readonly string[];
   /** Keep detections scoring at least this (default 0.7). */
   scoreThreshold?: number;
+  /** Images per detector run (default {@link DEFAULT_BATCH}). */
+  batch?: number;
+  /** Inputs in the pipeline at once (default {@link defaultConcurrency}; at least `batch`). */
+  concurrency?: number;
+  /** Redo inputs whose outputs exist (default false: resume). */
+  overwrite?: boolean;
   /** Write VOC XML and overlay PNGs (default true). */
   voc?: boolean;
   overlays?: boolean;
-  onImage?: (p: ImagePrediction, index: number, total: number) => void;
+  /** Identifies the settings (model, preset …) in the per-image records; resume needs equality. */
+  runInfo?: Record<string, unknown>;
+  /** Progress with ETA on stderr (default false). */
+  progress?: boolean;
+  /** Inputs found unusable before the run (e.g. incomplete channel sets): reported as failures. */
+  problems?: readonly InputProblem[];
+  /** Called once per input as it finishes (in completion order, which is input order). */
+  onImage?: (p: ImagePrediction, index: number, total: number, skipped: boolean) => void;
+  onFailure?: (f: PredictFailure) => void;
 }
 
-/** Mean of each channel of `img` inside the box (pixels whose centre lies inside; at least one pixel). */
-export function channelMeans(img: RgbImage, box: readonly number[]): number[] {
-  const x0 = Math.max(0, Math.min(img.width - 1, Math.floor(box[0]!)));
-  const y0 = Math.max(0, Math.min(img.height - 1, Math.floor(box[1]!)));
-  const x1 = Math.max(x0 + 1, Math.min(img.width, Math.ceil(box[2]!)));
-  const y1 = Math.max(y0 + 1, Math.min(img.height, Math.ceil(box[3]!)));
-  const sums = new Array<number>(3).fill(0);
-  for (let y = y0; y < y1; y++) {
-    for (let x = x0; x < x1; x++) {
-      const o = (y * img.width + x) * img.channels;
-      for (let c = 0; c < 3; c++) sums[c]! += img.data[o + c]!;
-    }
-  }
-  const n = (x1 - x0) * (y1 - y0);
-  return sums.map((s) => s / n);
+/** What {@link predictFiles} did. */
+export interface PredictSummary {
+  /** Successful inputs, in input order (also those resumed from an earlier run). */
+  predictions: ImagePrediction[];
+  failures: PredictFailure[];
+  /** Inputs taken from an earlier run's records. */
+  skipped: number;
+  seconds: number;
 }
 
-function csvField(s: string): string {
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+type Prepared = { kind: 'skip'; prediction: ImagePrediction } | { kind: 'ok'; loaded: LoadedInput } | { kind: 'fail'; failure: PredictFailure };
+
+function failureOf(input: PredictInput, err: unknown): PredictFailure {
+  const reason = (err as Error)?.message ?? String(err);
+  const files = err instanceof InputError ? err.files : inputFiles(input);
+  return { image: inputPath(input), files, reason };
 }
 
-/** CSV header of the per-cell table. */
-export const CSV_HEADER = 'image,class,score,x1,y1,x2,y2,mean_red,mean_green,mean_blue';
+function check(name: string, v: number | undefined): void {
+  if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
+}
 
-/** Run `detector` over `files`, writing outputs under `outDir`; resolves with every prediction. */
-export async function predictFiles(detector: Detector, files: readonly string[], o: PredictFilesOptions): Promise<ImagePrediction[]> {
+/** Run `detector` over `inputs` (files or {@link PredictInput}s), writing outputs under `outDir`. */
+export async function predictFiles(detector: Detector, inputs: readonly (string | PredictInput)[], o: PredictFilesOptions): Promise<PredictSummary> {
   const threshold = o.scoreThreshold ?? 0.7;
-  await mkdir(o.outDir, { recursive: true });
-  for (const sub of [o.voc !== false ? 'voc' : '', o.overlays !== false ? 'overlays' : ''].filter(Boolean)) await mkdir(path.join(o.outDir, sub), { recursive: true });
-  const results: ImagePrediction[] = [];
-  const csv: string[] = [CSV_HEADER];
-  // Decode the next image while the current one runs through the detector.
-  let next = files.length > 0 ? loadImage(files[0]!) : undefined;
-  for (let i = 0; i < files.length; i++) {
-    const img = await next!;
-    next = i + 1 < files.length ? loadImage(files[i + 1]!) : undefined;
-    next?.catch(() => undefined); // reported when awaited
-    const file = files[i]!;
-    const r = await detector.detect(img);
-    const p: ImagePrediction = { image: file, width: img.width, height: img.height, detections: [] };
-    for (let k = 0; k < r.scores.length; k++) {
-      if (r.scores[k]! < threshold) continue;
-      const box = Array.from(r.boxes.subarray(4 * k, 4 * k + 4)) as [number, number, number, number];
-      const label = r.labels[k]!;
-      p.detections.push({ label, className: o.classNames[label - 1] ?? `class${label}`, score: r.scores[k]!, box, channelMeans: channelMeans(img, box) });
-    }
-    for (const d of p.detections) {
-      csv.push([csvField(file), csvField(d.className), d.score.toFixed(4), ...d.box.map((v) => v.toFixed(2)), ...d.channelMeans.map((v) => v.toFixed(2))].join(','));
-    }
-    const base = path.parse(file).name;
-    const objects: BoxObject[] = p.detections.map((d) => ({ name: d.className, x1: d.box[0], y1: d.box[1], x2: d.box[2], y2: d.box[3], score: d.score }));
-    if (o.voc !== false) {
-      const ann: ImageAnnotation = { filename: path.basename(file), path: path.resolve(file), width: img.width, height: img.height, depth: 3, objects: objects.map((ob) => ({ ...ob, x1: Math.round(ob.x1), y1: Math.round(ob.y1), x2: Math.round(ob.x2), y2: Math.round(ob.y2), score: undefined })) };
-      await writeFileAtomic(path.join(o.outDir, 'voc', `${base}.xml`), formatVocXml(ann));
-    }
-    if (o.overlays !== false) {
-      await writeFileAtomic(path.join(o.outDir, 'overlays', `${base}.png`), await renderOverlay(file, { objects }));
-    }
-    results.push(p);
-    o.onImage?.(p, i, files.length);
+  if (!(threshold >= 0 && threshold <= 1)) throw new RangeError(`scoreThreshold must be in [0, 1], got ${threshold}`);
+  check('batch', o.batch);
+  check('concurrency', o.concurrency);
+  const batch = o.batch ?? DEFAULT_BATCH;
+  const concurrency = Math.max(batch, o.concurrency ?? defaultConcurrency(batch));
+  const items: PredictInput[] = inputs.map((i) => (typeof i === 'string' ? { kind: 'image', name: path.parse(i).name, file: i } : i));
+  const voc = o.voc !== false;
+  const overlays = o.overlays !== false;
+  const runKey = { ...o.runInfo, scoreThreshold: threshold, classNames: o.classNames, mergeMode: o.mergeMode ?? 'sum', voc, overlays };
+  const outOpts = { voc, overlays, runKey };
+  for (const sub of ['', 'images', voc ? 'voc' : '', overlays ? 'overlays' : ''].filter((s, i) => i === 0 || s)) {
+    const dir = path.join(o.outDir, sub);
+    await mkdir(dir, { recursive: true });
+    // Temp files of a run that was killed mid-write.
+    for (const f of await readdir(dir)) if (f.startsWith(TEMP_PREFIX)) await rm(path.join(dir, f), { force: true });
   }
-  await writeFileAtomic(path.join(o.outDir, 'detections.csv'), csv.join('\n') + '\n');
-  await writeFileAtomic(path.join(o.outDir, 'predictions.json'), JSON.stringify({ scoreThreshold: threshold, provider: detector.provider, preset: detector.config.preset, images: results }, null, 1) + '\n');
-  return results;
+
+  const n = items.length;
+  const results: (ImagePrediction | undefined)[] = new Array(n);
+  // Failures in input order at the end (problems found before the run first).
+  const failed: { i: number; f: PredictFailure }[] = [];
+  const progress = new Progress(n + (o.problems?.length ?? 0), { label: 'predict', unit: 'images', quiet: o.progress !== true });
+  const fail = (i: number, f: PredictFailure) => {
+    failed.push({ i, f });
+    o.onFailure?.(f);
+    progress.tick(false);
+  };
+  for (const p of o.problems ?? []) fail(-1, { image: p.name, files: p.files, reason: p.reason });
+  let skipped = 0;
+
+  // Two inputs with one output name would overwrite each other's files: the later one fails.
+  const owner = new Map<string, string>();
+  const duplicate: (string | undefined)[] = items.map((it) => {
+    const prev = owner.get(it.name);
+    if (prev !== undefined) return `output name '${it.name}' is already used by ${prev}`;
+    owner.set(it.name, inputPath(it));
+    return undefined;
+  });
+
+  // The pipeline window: input j starts loading once fewer than `concurrency` inputs are in flight.
+  const loads = items.map(() => {
+    let resolve!: (p: Prepared) => void;
+    const promise = new Promise<Prepared>((r) => (resolve = r));
+    return { promise, resolve };
+  });
+  let nextStart = 0;
+  let inFlight = 0;
+  const prepare = async (j: number): Promise<Prepared> => {
+    const input = items[j]!;
+    if (duplicate[j]) return { kind: 'fail', failure: { image: inputPath(input), files: inputFiles(input), reason: duplicate[j]! } };
+    if (!o.overwrite) {
+      const prediction = await readImageRecord(o.outDir, input.name, outOpts);
+      if (prediction) return { kind: 'skip', prediction };
+    }
+    try {
+      return { kind: 'ok', loaded: await loadPredictInput(input, o) };
+    } catch (err) {
+      return { kind: 'fail', failure: failureOf(input, err) };
+    }
+  };
+  const pump = () => {
+    while (inFlight < concurrency && nextStart < n) {
+      const j = nextStart++;
+      inFlight++;
+      void prepare(j).then(loads[j]!.resolve);
+    }
+  };
+  const release = () => {
+    inFlight--;
+    pump();
+  };
+  pump();
+
+  const writes: Promise<void>[] = [];
+  const finish = (i: number, loaded: LoadedInput, r: DetectionResult) => {
+    const input = items[i]!;
+    const p = toPrediction(input, loaded, r, threshold, o.classNames);
+    writes.push(
+      writeImageOutputs(o.outDir, input, loaded.rgb, p, outOpts).then(
+        () => {
+          results[i] = p;
+          progress.tick(true);
+          o.onImage?.(p, i, n, false);
+        },
+        (err) => fail(i, failureOf(input, new Error(`${inputPath(input)}: cannot write outputs: ${(err as Error).message}`))),
+      ).finally(release),
+    );
+  };
+
+  for (let i = 0; i < n; ) {
+    const first = await loads[i]!.promise;
+    if (first.kind !== 'ok') {
+      if (first.kind === 'skip') {
+        results[i] = first.prediction;
+        skipped++;
+        progress.tick(true);
+        o.onImage?.(first.prediction, i, n, true);
+      } else fail(i, first.failure);
+      release();
+      i++;
+      continue;
+    }
+    const group: { i: number; loaded: LoadedInput }[] = [{ i, loaded: first.loaded }];
+    const { width, height } = first.loaded.rgb;
+    while (group.length < batch && i + group.length < n) {
+      const next = await loads[i + group.length]!.promise;
+      if (next.kind !== 'ok' || next.loaded.rgb.width !== width || next.loaded.rgb.height !== height) break;
+      group.push({ i: i + group.length, loaded: next.loaded });
+    }
+    let detections: DetectionResult[] | undefined;
+    try {
+      detections = await detector.detectBatch(group.map((g) => g.loaded.rgb));
+    } catch {
+      // Run the batch's images one by one so the failure is pinned on its image.
+    }
+    for (let k = 0; k < group.length; k++) {
+      const g = group[k]!;
+      try {
+        finish(g.i, g.loaded, detections ? detections[k]! : await detector.detect(g.loaded.rgb));
+      } catch (err) {
+        fail(g.i, failureOf(items[g.i]!, new Error(`${inputPath(items[g.i]!)}: detection failed: ${(err as Error).message}`)));
+        release();
+      }
+    }
+    i += group.length;
+  }
+  await Promise.all(writes);
+  progress.finish();
+
+  const predictions = results.filter((p): p is ImagePrediction => p !== undefined);
+  const failures = failed.sort((a, b) => a.i - b.i).map((x) => x.f);
+  const withSets = items.some((it) => it.kind === 'channels');
+  await writeFileAtomic(path.join(o.outDir, 'detections.csv'), formatDetectionsCsv(predictions, withSets));
+  const doc = {
+    format: PREDICTIONS_FORMAT,
+    version: PREDICTIONS_VERSION,
+    ...o.runInfo,
+    provider: detector.provider,
+    preset: detector.config.preset,
+    scoreThreshold: threshold,
+    classNames: o.classNames,
+    images: predictions,
+    failures,
+  };
+  await writeFileAtomic(path.join(o.outDir, 'predictions.json'), JSON.stringify(doc, null, 1) + '\n');
+  return { predictions, failures, skipped, seconds: progress.elapsedSeconds };
+}
+
+/** Kept detections of one image with their channel means. */
+function toPrediction(input: PredictInput, loaded: LoadedInput, r: DetectionResult, threshold: number, classNames: readonly string[]): ImagePrediction {
+  const keep: number[] = [];
+  for (let k = 0; k < r.scores.length; k++) if (r.scores[k]! >= threshold) keep.push(k);
+  const boxes = keep.map((k) => Array.from(r.boxes.subarray(4 * k, 4 * k + 4)) as [number, number, number, number]);
+  const means = boxMeans(loaded.planes, boxes);
+  return {
+    image: inputPath(input),
+    name: input.name,
+    source: input.kind === 'image' ? 'image' : 'channels',
+    ...(input.kind === 'channels' ? { files: { ...input.set.files } } : {}),
+    width: loaded.rgb.width,
+    height: loaded.rgb.height,
+    channels: loaded.channels,
+    bitDepth: loaded.bits,
+    detections: keep.map((k, j) => {
+      const label = r.labels[k]!;
+      return {
+        label,
+        className: classNames[label - 1] ?? `class${label}`,
+        score: r.scores[k]!,
+        box: boxes[j]!,
+        means: Object.fromEntries(loaded.channels.map((c, ci) => [c, means[j]![ci]!])),
+      };
+    }),
+  };
 }

@@ -1,82 +1,130 @@
 /**
- * `hpa-detect predict MODEL IMAGES... --out DIR`: run a Faster R-CNN over image files and
- * folders; writes predictions.json, detections.csv (a row per detected cell), voc/*.xml and
- * overlays/*.png, and says which execution provider ran.
+ * `hpa-detect predict MODEL INPUTS... --out DIR`: run a Faster R-CNN over images and raw HPA
+ * channel sets (merged on the fly); writes predictions.json, detections.csv (a row per detected
+ * cell with per-channel means), voc/*.xml, overlays/*.png and per-image records (resume), and says
+ * which execution provider ran. Formats and options: docs/predict.md.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { CliError, UsageError } from '../errors.js';
 import { Detector } from '../../infer/detector.js';
-import { listImages, predictFiles } from '../../infer/predict-files.js';
+import { DEFAULT_BATCH, defaultConcurrency, listPredictInputs, predictFiles } from '../../infer/predict-files.js';
+import { resolveModelConfig } from '../../infer/predict-model.js';
 import { ProviderUnavailableError, type ProviderChoice } from '../../infer/providers.js';
-import { PRESET_NAMES } from '../../models/presets.js';
+import { type ConfigOverrides, PRESET_NAMES, fasterRcnnConfig } from '../../models/presets.js';
+import type { MergeMode } from '../../hpa/merge.js';
 
 interface PredictArgs {
   model: string;
   images: string[];
   out: string;
-  preset: string;
+  preset?: string;
   provider: ProviderChoice;
   'score-threshold': number;
   classes?: string;
   threads?: number;
   'min-size'?: number;
   'max-size'?: number;
+  batch?: number;
+  concurrency?: number;
+  overwrite: boolean;
+  mode: MergeMode;
+  voc: boolean;
+  overlays: boolean;
+  quiet: boolean;
+}
+
+function positiveInt(name: string, v: number | undefined): void {
+  if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${name} must be an integer >= 1, got ${v}`);
 }
 
 export const predictCommand: CommandModule<object, PredictArgs> = {
   command: 'predict <model> <images..>',
-  describe: 'Detect cells in images with a Faster R-CNN (JSON, CSV per cell, VOC XML, overlays)',
+  describe: 'Detect cells in images or raw HPA channel sets with a Faster R-CNN (JSON, CSV per cell, VOC XML, overlays)',
   builder: (y) =>
     y
-      .positional('model', { type: 'string', demandOption: true, describe: 'Weights: safetensors (torchvision export or hpa-detect checkpoint)' })
-      .positional('images', { type: 'string', array: true, demandOption: true, describe: 'Image files and/or folders of images' })
+      .positional('model', { type: 'string', demandOption: true, describe: 'Weights: an hpa-detect checkpoint (config stored in it) or a torchvision export (safetensors)' })
+      .positional('images', { type: 'string', array: true, demandOption: true, describe: 'Image files, channel files ({id}_red.png …) and/or folders of either' })
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'Output folder' })
-      .option('preset', { type: 'string', default: 'resnet50-fpn', choices: PRESET_NAMES, describe: 'Model preset the weights belong to' })
+      .option('preset', { type: 'string', choices: PRESET_NAMES, describe: "Model preset (default: the checkpoint's stored one, else resnet50-fpn)" })
       .option('provider', { type: 'string', default: 'auto', choices: ['auto', 'cpu', 'cuda'], describe: 'ONNX Runtime execution provider' })
-      .option('score-threshold', { type: 'number', default: 0.7, describe: 'Keep detections scoring at least this' })
+      .option('score-threshold', { type: 'number', default: 0.7, describe: 'Keep detections scoring at least this (e.g. 0.05 for evaluate)' })
       .option('classes', { type: 'string', describe: 'Comma-separated names of classes 1..N-1 (default class1, class2, …)' })
+      .option('batch', { type: 'number', describe: `Images per detector run (same-size neighbours; default ${DEFAULT_BATCH})` })
+      .option('concurrency', { type: 'number', describe: 'Inputs in the pipeline at once: decoding/merging ahead, detecting, writing (default max(4, 3 x batch); 1: one after the other)' })
+      .option('overwrite', { type: 'boolean', default: false, describe: 'Redo images whose outputs exist (default: resume, skip them)' })
+      .option('mode', { type: 'string', default: 'sum', choices: ['sum', 'average'], describe: 'Merge mode of channel sets (as hpa-detect merge)' })
+      .option('voc', { type: 'boolean', default: true, describe: 'Write voc/*.xml (--no-voc: not)' })
+      .option('overlays', { type: 'boolean', default: true, describe: 'Write overlays/*.png (--no-overlays: not)' })
       .option('threads', { type: 'number', describe: 'Intra-op threads (default: all cores)' })
       .option('min-size', { type: 'number', describe: "Resize: short side (default: the preset's)" })
       .option('max-size', { type: 'number', describe: "Resize: long side cap (default: the preset's)" })
-      .example('$0 predict model.safetensors merged/ --out predictions --classes cell', 'All images of a folder') as Argv<PredictArgs>,
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
+      .example('$0 predict model.safetensors merged/ --out predictions --classes cell', 'All images of a folder')
+      .example('$0 predict run/checkpoint.safetensors train/ --out pred --score-threshold 0.05', 'Raw channel sets, for evaluate') as Argv<PredictArgs>,
   handler: async (argv) => {
     if (typeof argv.model !== 'string' || !Array.isArray(argv.images) || argv.images.length === 0) throw new UsageError('predict needs MODEL and IMAGES');
     const threshold = argv['score-threshold'];
     if (!(threshold >= 0 && threshold <= 1)) throw new UsageError(`--score-threshold must be in [0, 1], got ${threshold}`);
-    if (!existsSync(argv.model)) throw new CliError(`model not found: ${argv.model}`);
-    let files: string[];
+    positiveInt('batch', argv.batch);
+    positiveInt('concurrency', argv.concurrency);
+    if (!existsSync(argv.model) || !statSync(argv.model).isFile()) throw new CliError(`model not found: ${argv.model}`);
+    let found: Awaited<ReturnType<typeof listPredictInputs>>;
     try {
-      files = listImages(argv.images);
+      found = await listPredictInputs(argv.images);
     } catch (err) {
       throw new CliError((err as Error).message);
     }
-    if (files.length === 0) throw new CliError(`no images (${IMAGE_HINT}) in ${argv.images.join(', ')}`);
+    const { inputs, problems } = found;
+    if (inputs.length === 0 && problems.length === 0) throw new CliError(`no images (png, jpg, tif, webp) or channel sets in ${argv.images.join(', ')}`);
+
+    const cli: ConfigOverrides = { transform: { ...(argv['min-size'] ? { minSize: argv['min-size'] } : {}), ...(argv['max-size'] ? { maxSize: argv['max-size'] } : {}) } };
     let detector: Detector;
+    let preset = argv.preset;
     try {
-      detector = await Detector.load(argv.model, argv.preset, {
-        provider: argv.provider,
-        threads: argv.threads,
-        config: { transform: { ...(argv['min-size'] ? { minSize: argv['min-size'] } : {}), ...(argv['max-size'] ? { maxSize: argv['max-size'] } : {}) } },
-      });
+      const resolved = await resolveModelConfig(argv.model, argv.preset, cli);
+      preset = resolved.preset;
+      // The box head drops scores <= its own threshold (torchvision's 0.05) before ours applies.
+      const base = fasterRcnnConfig(resolved.preset, resolved.config).box.scoreThresh;
+      const config: ConfigOverrides = threshold < base ? { ...resolved.config, box: { ...resolved.config.box, scoreThresh: threshold } } : resolved.config;
+      detector = await Detector.load(argv.model, resolved.preset, { provider: argv.provider, threads: argv.threads, config });
+      if (resolved.fromCheckpoint) process.stderr.write(`model config from the checkpoint: preset ${resolved.preset}\n`);
     } catch (err) {
       if (err instanceof ProviderUnavailableError) throw new CliError(err.message);
-      throw new CliError(`cannot load ${argv.model} as ${argv.preset}: ${(err as Error).message}`);
+      throw new CliError(`cannot load ${argv.model}${preset ? ` as ${preset}` : ''}: ${(err as Error).message}`);
     }
-    process.stderr.write(`provider: ${detector.provider} (asked: ${argv.provider}); ${files.length} image(s)\n`);
+    const batch = argv.batch ?? DEFAULT_BATCH;
+    const concurrency = argv.concurrency ?? defaultConcurrency(batch);
+    const sets = inputs.filter((i) => i.kind === 'channels').length;
+    process.stderr.write(
+      `provider: ${detector.provider} (asked: ${argv.provider}); ${inputs.length} input(s)` +
+        `${sets ? ` (${sets} channel set(s) merged on the fly, mode ${argv.mode})` : ''}; batch ${batch}, concurrency ${Math.max(batch, concurrency)}\n`,
+    );
     const classNames = argv.classes ? argv.classes.split(',').map((s) => s.trim()) : [];
-    const start = Date.now();
+    const tty = Boolean(process.stderr.isTTY);
+    let summary: Awaited<ReturnType<typeof predictFiles>>;
     try {
-      await predictFiles(detector, files, {
-        outDir: argv.out, classNames, scoreThreshold: threshold,
-        onImage: (p, i, n) => process.stderr.write(`[${i + 1}/${n}] ${p.image}: ${p.detections.length} detection(s)\n`),
+      summary = await predictFiles(detector, inputs, {
+        outDir: argv.out, classNames, scoreThreshold: threshold, batch, concurrency, overwrite: argv.overwrite,
+        mergeMode: argv.mode, voc: argv.voc, overlays: argv.overlays, problems, progress: !argv.quiet,
+        runInfo: { model: path.resolve(argv.model), modelBytes: statSync(argv.model).size, modelMtimeMs: statSync(argv.model).mtimeMs, config: detector.config },
+        onFailure: (f) => process.stderr.write(`${tty ? '\r\x1b[2K' : ''}failed: ${f.image}: ${f.reason}\n`),
       });
+    } catch (err) {
+      throw new CliError((err as Error).message);
     } finally {
       await detector.release();
     }
-    const s = (Date.now() - start) / 1000;
-    process.stderr.write(`${files.length} image(s) in ${s.toFixed(1)} s (${(files.length / s).toFixed(2)} images/s) → ${argv.out}\n`);
+    const done = summary.predictions.length;
+    const fresh = done - summary.skipped;
+    const cells = summary.predictions.reduce((s, p) => s + p.detections.length, 0);
+    process.stderr.write(
+      `${done} image(s) predicted (${summary.skipped} from an earlier run), ${cells} detection(s), ${summary.failures.length} failed; ` +
+        `${summary.seconds.toFixed(1)} s${fresh > 0 ? ` (${(fresh / summary.seconds).toFixed(2)} images/s)` : ''} → ${argv.out}\n`,
+    );
+    if (summary.failures.length > 0) {
+      throw new CliError(`${summary.failures.length} input(s) failed:\n${summary.failures.map((f) => `  ${f.image}: ${f.reason}`).join('\n')}`);
+    }
   },
 };
-
-const IMAGE_HINT = 'png, jpg, tif, webp';
