@@ -12,7 +12,10 @@
 //         return hpa::ToTypedArray(env, std::move(out));
 //       });
 //
-// or, for a result that is just one std::vector<T>, hpa::RunAsyncVector(env, keep, work).
+// or, for a result that is just one std::vector<T>, hpa::RunAsyncVector(env, keep, work); for work
+// that only writes into buffers the caller passed (nothing to return), hpa::RunAsyncVoid(env, keep,
+// work) resolves with undefined. This is the one helper for Promise-returning native work (the
+// merge module's former PromiseWorker is RunAsyncVoid).
 //
 // The work runs without the JS engine: it must not touch Napi values. It may throw
 // hpa::AsyncRangeError / hpa::AsyncTypeError (rejected as RangeError / TypeError) or any
@@ -21,9 +24,6 @@
 // destroyed on the main thread, so the garbage collector cannot free a buffer the worker reads.
 // (A caller that transfers/detaches the buffer while the work runs is the one hazard left; the
 // wrappers in src/ document that inputs must not be mutated until the Promise settles.)
-//
-// Names here are distinct from other modules' helpers (e.g. merge_async.h's PromiseWorker):
-// header-only classes with the same name and different bodies would break the ODR.
 #pragma once
 #include <napi.h>
 
@@ -57,6 +57,12 @@ class KeepAlive {
   KeepAlive& operator=(KeepAlive&&) = default;
   KeepAlive(const KeepAlive&) = delete;
   KeepAlive& operator=(const KeepAlive&) = delete;
+
+  // Keeps every value of `values` referenced, in order.
+  explicit KeepAlive(const std::vector<Napi::Value>& values) {
+    refs_.reserve(values.size());
+    for (const Napi::Value& v : values) refs_.push_back(Napi::Persistent(v));
+  }
 
   // Keeps `v` referenced; returns its index for Get().
   size_t Add(Napi::Value v) {
@@ -236,6 +242,19 @@ Napi::Promise RunAsyncVector(Napi::Env env, KeepAlive keep, Work work) {
                   [](Napi::Env e, auto&& v, const KeepAlive&) -> Napi::Value {
                     return ToTypedArray(e, std::move(v));
                   });
+}
+
+// RunAsync for work that returns nothing (it writes into buffers kept alive by `keep`): the
+// Promise resolves with undefined, or rejects as RunAsync's does.
+template <typename Work>
+Napi::Promise RunAsyncVoid(Napi::Env env, KeepAlive keep, Work work) {
+  return RunAsync(
+      env, std::move(keep),
+      [w = std::move(work)]() mutable {
+        w();
+        return true;
+      },
+      [](Napi::Env e, bool, const KeepAlive&) -> Napi::Value { return e.Undefined(); });
 }
 
 }  // namespace hpa

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "merge_async.h"
+#include "async_work.h"
 #include "merge_kernel.h"
 #include "registry.h"
 #include "validate.h"
@@ -184,7 +184,7 @@ Napi::Value MergeChannelsSync(const Napi::CallbackInfo& info) {
 Napi::Value MergeChannels(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keep;
   hpa::merge::Params p = ParseMergeArgs(info, &keep);
-  return hpa::PromiseWorker::Start(info.Env(), [p] { hpa::merge::Run(p); }, keep);
+  return hpa::RunAsyncVoid(info.Env(), hpa::KeepAlive(keep), [p] { hpa::merge::Run(p); });
 }
 
 void Init(Napi::Env env, Napi::Object exports) {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "merge_async.h"
+#include "async_work.h"
 #include "registry.h"
 #include "validate.h"
 
@@ -107,7 +107,7 @@ Napi::Value PngUnfilterSync(const Napi::CallbackInfo& info) {
 Napi::Value PngUnfilter(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keep;
   UnfilterJob job = ParseUnfilterArgs(info, &keep);
-  return hpa::PromiseWorker::Start(info.Env(), [job] { Unfilter(job); }, keep);
+  return hpa::RunAsyncVoid(info.Env(), hpa::KeepAlive(keep), [job] { Unfilter(job); });
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
