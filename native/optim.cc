@@ -6,8 +6,13 @@
 //               maximize, initBuffer, threads?)
 //   adamwStepSync(param, grad, expAvg, expAvgSq, maxExpAvgSq|null, step, lr, beta1, beta2, eps,
 //                 weightDecay, amsgrad, maximize, threads?)
+//   sgdStepManySync(params[], grads[], momentumBuffers[] (entries null when momentum is 0),
+//                   initBuffer[] (booleans), lr, momentum, dampening, nesterov, weightDecay,
+//                   maximize, threads?): the SGD step of many parameters in one call, split over
+//                   the threads in fixed blocks across all buffers (one call instead of one per
+//                   parameter; same per-element arithmetic as sgdStepSync)
 //   clipGradNormSync(grads[], maxNorm, normType (2 or Infinity), errorIfNonfinite, threads?) -> total norm
-//   sgdStep / adamwStep / clipGradNorm: same arguments, return a Promise (void / void / number).
+//   sgdStep / sgdStepMany / adamwStep / clipGradNorm: same arguments, return a Promise (void / void / number).
 //
 // Buffers are updated in place. Elementwise work is split statically over threads (each element
 // is computed the same way whatever the split), so results do not depend on the thread count;
@@ -89,6 +94,30 @@ void RunSgd(const SgdJob& j) {
     if (!j.buf) SgdRange3<false, false, false>(j, b, e);
     else if (j.nesterov) SgdRange2<true, true>(j, b, e);
     else SgdRange2<true, false>(j, b, e);
+  });
+}
+
+// Many parameters in one call: fixed blocks of kSgdBlock elements over all buffers in order,
+// distributed over the threads (each element's arithmetic is the same as RunSgd's).
+constexpr int64_t kSgdBlock = int64_t{1} << 15;
+
+void RunSgdMany(const std::vector<SgdJob>& jobs, int threads) {
+  struct Ref {
+    int32_t job;
+    int64_t begin, end;
+  };
+  std::vector<Ref> blocks;
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    for (int64_t s = 0; s < jobs[k].n; s += kSgdBlock) blocks.push_back({static_cast<int32_t>(k), s, std::min(jobs[k].n, s + kSgdBlock)});
+  }
+  ParallelFor(static_cast<int64_t>(blocks.size()), threads, 2, [&](int64_t b0, int64_t b1) {
+    for (int64_t bi = b0; bi < b1; ++bi) {
+      const Ref& r = blocks[bi];
+      const SgdJob& j = jobs[r.job];
+      if (!j.buf) SgdRange3<false, false, false>(j, r.begin, r.end);
+      else if (j.nesterov) SgdRange2<true, true>(j, r.begin, r.end);
+      else SgdRange2<true, false>(j, r.begin, r.end);
+    }
   });
 }
 
@@ -345,6 +374,75 @@ SgdJob ParseSgd(const Napi::CallbackInfo& info, hpa::KeepAlive* keep) {
   return j;
 }
 
+struct SgdManyJob {
+  std::vector<SgdJob> jobs;
+  int threads;
+};
+
+Napi::Array ArrayArg(Napi::Env env, Napi::Value v, const char* name, uint32_t length, bool check_length) {
+  if (!v.IsArray()) hpa::ThrowType(env, std::string(name) + " must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  if (check_length && a.Length() != length) {
+    hpa::ThrowRange(env, std::string(name) + " has " + std::to_string(a.Length()) + " entries, params " + std::to_string(length));
+  }
+  return a;
+}
+
+SgdManyJob ParseSgdMany(const Napi::CallbackInfo& info, hpa::KeepAlive* keep) {
+  Napi::Env env = info.Env();
+  Napi::Array ps = ArrayArg(env, hpa::Arg(info, 0), "params", 0, false);
+  const uint32_t n = ps.Length();
+  Napi::Array gs = ArrayArg(env, hpa::Arg(info, 1), "grads", n, true);
+  Napi::Array bs = ArrayArg(env, hpa::Arg(info, 2), "momentumBuffers", n, true);
+  Napi::Array is = ArrayArg(env, hpa::Arg(info, 3), "initBuffer", n, true);
+  const double lr = NonNeg(env, hpa::Arg(info, 4), "lr");
+  const double momentum = NonNeg(env, hpa::Arg(info, 5), "momentum");
+  const double dampening = hpa::NumberArg(env, hpa::Arg(info, 6), "dampening");
+  const bool nesterov = hpa::BoolArg(env, hpa::Arg(info, 7), "nesterov");
+  const double wd = NonNeg(env, hpa::Arg(info, 8), "weightDecay");
+  const bool maximize = hpa::BoolArg(env, hpa::Arg(info, 9), "maximize");
+  SgdManyJob out{{}, Threads(env, hpa::Arg(info, 10))};
+  if (nesterov && (momentum <= 0 || dampening != 0)) {
+    hpa::ThrowRange(env, "nesterov requires momentum > 0 and dampening 0");
+  }
+  std::vector<Span> spans;
+  std::vector<std::string> names;  // Span keeps a char pointer: reserve so that it stays valid
+  names.reserve(3 * static_cast<size_t>(n));
+  out.jobs.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const std::string idx = "[" + std::to_string(i) + "]";
+    names.push_back("params" + idx);
+    Napi::Float32Array p = F32(env, ps.Get(i), names.back().c_str());
+    spans.push_back(SpanOf(names.back().c_str(), p));
+    names.push_back("grads" + idx);
+    Napi::Float32Array g = F32(env, gs.Get(i), names.back().c_str());
+    SameLength(env, g, p, names.back().c_str(), names[names.size() - 2].c_str());
+    spans.push_back(SpanOf(names.back().c_str(), g));
+    const bool init = hpa::BoolArg(env, is.Get(i), "initBuffer[i]");
+    SgdJob j{p.Data(), g.Data(), nullptr, static_cast<int64_t>(p.ElementLength()), static_cast<float>(-lr),
+             static_cast<float>(momentum), static_cast<float>(1 - dampening), static_cast<float>(wd), nesterov,
+             maximize, init, out.threads};
+    Napi::Value bv = bs.Get(i);
+    names.push_back("momentumBuffers" + idx);
+    if (momentum != 0) {
+      Napi::Float32Array buf = F32(env, bv, names.back().c_str());
+      SameLength(env, buf, p, names.back().c_str(), names[names.size() - 3].c_str());
+      spans.push_back(SpanOf(names.back().c_str(), buf));
+      j.buf = buf.Data();
+      if (keep) keep->Add(buf);
+    } else if (!bv.IsNull() && !bv.IsUndefined() && !bv.IsTypedArray()) {
+      hpa::ThrowType(env, names.back() + " must be a Float32Array or null");
+    }
+    if (keep) {
+      keep->Add(p);
+      keep->Add(g);
+    }
+    out.jobs.push_back(j);
+  }
+  NoOverlap(env, spans);
+  return out;
+}
+
 AdamWJob ParseAdamW(const Napi::CallbackInfo& info, hpa::KeepAlive* keep) {
   Napi::Env env = info.Env();
   Napi::Float32Array p = F32(env, hpa::Arg(info, 0), "param");
@@ -423,6 +521,11 @@ Napi::Value SgdSync(const Napi::CallbackInfo& info) {
   RunSgd(ParseSgd(info, nullptr));
   return info.Env().Undefined();
 }
+Napi::Value SgdManySync(const Napi::CallbackInfo& info) {
+  SgdManyJob j = ParseSgdMany(info, nullptr);
+  RunSgdMany(j.jobs, j.threads);
+  return info.Env().Undefined();
+}
 Napi::Value AdamWSync(const Napi::CallbackInfo& info) {
   RunAdamW(ParseAdamW(info, nullptr));
   return info.Env().Undefined();
@@ -443,6 +546,11 @@ Napi::Value SgdAsync(const Napi::CallbackInfo& info) {
   SgdJob j = ParseSgd(info, &keep);
   return hpa::RunAsync(info.Env(), std::move(keep), [j]() { RunSgd(j); return true; }, Done);
 }
+Napi::Value SgdManyAsync(const Napi::CallbackInfo& info) {
+  hpa::KeepAlive keep;
+  SgdManyJob j = ParseSgdMany(info, &keep);
+  return hpa::RunAsync(info.Env(), std::move(keep), [j = std::move(j)]() { RunSgdMany(j.jobs, j.threads); return true; }, Done);
+}
 Napi::Value AdamWAsync(const Napi::CallbackInfo& info) {
   hpa::KeepAlive keep;
   AdamWJob j = ParseAdamW(info, &keep);
@@ -460,6 +568,8 @@ Napi::Value ClipAsync(const Napi::CallbackInfo& info) {
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sgdStepSync", Napi::Function::New(env, SgdSync, "sgdStepSync"));
   exports.Set("sgdStep", Napi::Function::New(env, SgdAsync, "sgdStep"));
+  exports.Set("sgdStepManySync", Napi::Function::New(env, SgdManySync, "sgdStepManySync"));
+  exports.Set("sgdStepMany", Napi::Function::New(env, SgdManyAsync, "sgdStepMany"));
   exports.Set("adamwStepSync", Napi::Function::New(env, AdamWSync, "adamwStepSync"));
   exports.Set("adamwStep", Napi::Function::New(env, AdamWAsync, "adamwStep"));
   exports.Set("clipGradNormSync", Napi::Function::New(env, ClipSync, "clipGradNormSync"));

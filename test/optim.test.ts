@@ -12,6 +12,8 @@ import {
   createSgdState,
   sgdStep,
   sgdStepSync,
+  sgdStepMany,
+  sgdStepManySync,
   type AdamWOptions,
   type SgdOptions,
 } from '../src/train/optim.js';
@@ -116,6 +118,50 @@ test('results do not depend on the thread count; async equals sync', async () =>
   const q = p0.slice();
   await sgdStep(q, g0, createSgdState(), { lr: 0.1, momentum: 0.9, nesterov: true });
   assert.deepEqual(q, ref.q);
+});
+
+test('sgdStepMany: one call over many buffers equals sgdStepSync per buffer, bit for bit, any thread count', async () => {
+  const rng = new Rng(9);
+  const sizes = [1, 7, 64, 40_000, 100_003, 3];
+  const p0 = sizes.map((n) => new Float32Array(n).map(() => rng.normal()));
+  const gs = [0, 1, 2].map(() => sizes.map((n) => new Float32Array(n).map(() => rng.normal())));
+  const configs: SgdOptions[] = [
+    { lr: 0.1 },
+    { lr: 0.05, momentum: 0.9 },
+    { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-4 },
+    { lr: 0.05, momentum: 0.5, dampening: 0.3, maximize: true },
+  ];
+  for (const o of configs) {
+    const ref = p0.map((p) => p.slice());
+    const refState = sizes.map(() => createSgdState());
+    for (const g of gs) ref.forEach((p, i) => sgdStepSync(p, g[i]!, refState[i]!, o));
+    for (const threads of [1, 2, 5]) {
+      const ps = p0.map((p) => p.slice());
+      const st = sizes.map(() => createSgdState());
+      for (const [k, g] of gs.entries()) {
+        const entries = ps.map((param, i) => ({ param, grad: g[i]!, state: st[i]! }));
+        if (k === 1) await sgdStepMany(entries, { ...o, threads });
+        else sgdStepManySync(entries, { ...o, threads });
+      }
+      assert.deepEqual(ps, ref, `${JSON.stringify(o)} threads ${threads}`);
+      assert.deepEqual(st, refState);
+    }
+  }
+  // A state restored for some parameters only (mixed first/later momentum steps).
+  const ps = p0.map((p) => p.slice());
+  const st = sizes.map((n, i) => (i % 2 ? { momentumBuffer: new Float32Array(n).fill(0.5) } : createSgdState()));
+  const refP = p0.map((p) => p.slice());
+  const refS = st.map((s) => ({ momentumBuffer: s.momentumBuffer && s.momentumBuffer.slice() }));
+  refP.forEach((p, i) => sgdStepSync(p, gs[0]![i]!, refS[i]!, { lr: 0.1, momentum: 0.9 }));
+  sgdStepManySync(ps.map((param, i) => ({ param, grad: gs[0]![i]!, state: st[i]! })), { lr: 0.1, momentum: 0.9 });
+  assert.deepEqual(ps, refP);
+  assert.deepEqual(st, refS);
+  sgdStepManySync([], { lr: 0.1 });
+  const p = new Float32Array(4);
+  assert.throws(() => sgdStepManySync([{ param: p, grad: new Float32Array(3), state: createSgdState() }], { lr: 0.1 }), RangeError);
+  assert.throws(() => sgdStepManySync([{ param: p, grad: new Float32Array(4), state: createSgdState() }, { param: p, grad: new Float32Array(4), state: createSgdState() }], { lr: 0.1 }), /share memory/);
+  assert.throws(() => sgdStepManySync([{ param: p, grad: new Float32Array(4), state: createSgdState() }], { lr: -1 }), /lr/);
+  await assert.rejects(async () => sgdStepMany([{ param: [1] as unknown as Float32Array, grad: p, state: createSgdState() }], { lr: 0.1 }), TypeError);
 });
 
 test('validation: TypeError / RangeError naming the argument', async () => {

@@ -17,6 +17,8 @@ import { native } from '../native.js';
 const addon = native as unknown as {
   sgdStepSync(...args: unknown[]): void;
   sgdStep(...args: unknown[]): Promise<void>;
+  sgdStepManySync(...args: unknown[]): void;
+  sgdStepMany(...args: unknown[]): Promise<void>;
   adamwStepSync(...args: unknown[]): void;
   adamwStep(...args: unknown[]): Promise<void>;
   clipGradNormSync(grads: readonly Float32Array[], maxNorm: number, normType: number, errorIfNonfinite: boolean, threads?: number): number;
@@ -83,6 +85,46 @@ export async function sgdStep(param: Float32Array, grad: Float32Array, state: Sg
   const { args, newBuffer } = sgdArgs(param, grad, state, options);
   const done = addon.sgdStep(...args);
   if (newBuffer) state.momentumBuffer = newBuffer;
+  await done;
+}
+
+/** One parameter of {@link sgdStepMany}: its buffer, gradient and state. */
+export interface SgdManyEntry {
+  param: Float32Array;
+  grad: Float32Array;
+  state: SgdState;
+}
+
+function sgdManyArgs(entries: readonly SgdManyEntry[], o: SgdOptions): { args: unknown[]; commit: () => void } {
+  if (!Array.isArray(entries)) throw new TypeError('entries must be an array of { param, grad, state }');
+  const parts = entries.map((e, i) => {
+    if (typeof e !== 'object' || e === null) throw new TypeError(`entries[${i}] must be an object { param, grad, state }`);
+    return sgdArgs(e.param, e.grad, e.state, o);
+  });
+  const col = (k: number): unknown[] => parts.map((p) => p.args[k]);
+  const first = parts[0]?.args ?? [null, null, null, o.lr, o.momentum ?? 0, o.dampening ?? 0, o.nesterov ?? false, o.weightDecay ?? 0, o.maximize ?? false, false, o.threads];
+  return {
+    args: [col(0), col(1), col(2), col(9), ...first.slice(3, 9), o.threads],
+    commit: () => parts.forEach((p, i) => { if (p.newBuffer) entries[i]!.state.momentumBuffer = p.newBuffer; }),
+  };
+}
+
+/**
+ * {@link sgdStepSync} on many parameters in one native call (the work is split over the threads
+ * in fixed blocks across all buffers), instead of one call per parameter: the same results,
+ * without a call (and, for the async form, a thread-pool round trip) per tensor.
+ */
+export function sgdStepManySync(entries: readonly SgdManyEntry[], options: SgdOptions): void {
+  const { args, commit } = sgdManyArgs(entries, options);
+  addon.sgdStepManySync(...args);
+  commit();
+}
+
+/** {@link sgdStepManySync} off the event loop. */
+export async function sgdStepMany(entries: readonly SgdManyEntry[], options: SgdOptions): Promise<void> {
+  const { args, commit } = sgdManyArgs(entries, options);
+  const done = addon.sgdStepMany(...args);
+  commit();
   await done;
 }
 

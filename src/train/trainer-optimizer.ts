@@ -4,7 +4,7 @@
  * + the native fused SGD/AdamW step per parameter (src/train/optim.ts), and conversion of the state
  * to and from checkpoint slots. A segmented trainer (several graphs feeding one optimizer) reuses it.
  */
-import { adamwStep, clipGradNorm, createAdamWState, createSgdState, sgdStep, type AdamWState, type SgdState } from './optim.js';
+import { adamwStep, clipGradNorm, createAdamWState, createSgdState, sgdStepMany, type AdamWState, type SgdState } from './optim.js';
 import { adamwSlots, adamwStateFromSlots, sgdSlots, sgdStateFromSlots, type OptimizerConfig } from './checkpoint.js';
 import { learningRate, validateSchedule } from './schedule.js';
 import type { HostTensor } from '../io/tensor.js';
@@ -76,10 +76,11 @@ export class TrainerOptimizer {
       : NaN;
     const lr = this.learningRate(completedSteps);
     const c = this.config;
-    for (const [name, p, g] of ordered) {
-      if (c.kind === 'sgd') {
-        await sgdStep(p, g, this.sgd.get(name)!, { lr, momentum: c.momentum, dampening: c.dampening, nesterov: c.nesterov, weightDecay: c.weightDecay, maximize: c.maximize, threads: this.threads });
-      } else {
+    if (c.kind === 'sgd') {
+      // One native call for all parameters (a call per tensor cost ~0.3 ms each, 62 of them for a ResNet-18).
+      await sgdStepMany(ordered.map(([name, param, grad]) => ({ param, grad, state: this.sgd.get(name)! })), { lr, momentum: c.momentum, dampening: c.dampening, nesterov: c.nesterov, weightDecay: c.weightDecay, maximize: c.maximize, threads: this.threads });
+    } else {
+      for (const [name, p, g] of ordered) {
         await adamwStep(p, g, this.adamw.get(name)!, { lr, betas: c.betas, eps: c.eps, weightDecay: c.weightDecay, amsgrad: c.amsgrad, maximize: c.maximize, threads: this.threads });
       }
     }
