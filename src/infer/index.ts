@@ -8,3 +8,4 @@ export { predictFiles, defaultConcurrency, DEFAULT_BATCH, CSV_HEADER, CSV_HEADER
 export { channelMeans, boxMeans, channelPlane, type Plane } from './predict-means.js';
 export { PREDICTIONS_FORMAT, PREDICTIONS_VERSION, type PredictedDetection } from './predict-outputs.js';
 export { resolveModelConfig, storedModelConfig } from './predict-model.js';
+export { loadPredictInput, type LoadedInput } from './predict-load.js';

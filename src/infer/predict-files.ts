@@ -22,7 +22,7 @@ import { InputError, type LoadOptions, type LoadedInput, loadPredictInput } from
 import { boxMeans } from './predict-means.js';
 import {
   type ImagePrediction, type PredictFailure, PREDICTIONS_FORMAT, PREDICTIONS_VERSION,
-  formatDetectionsCsv, readImageRecord, writeImageOutputs,
+  formatDetectionsCsv, formatPredictionsJson, readImageRecord, writeImageOutputs,
 } from './predict-outputs.js';
 import type { DetectionResult } from './detector.js';
 
@@ -221,7 +221,7 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
   const failures = failed.sort((a, b) => a.i - b.i).map((x) => x.f);
   const withSets = items.some((it) => it.kind === 'channels');
   await writeFileAtomic(path.join(o.outDir, 'detections.csv'), formatDetectionsCsv(predictions, withSets));
-  const doc = {
+  const doc: Record<string, unknown> = {
     format: PREDICTIONS_FORMAT,
     version: PREDICTIONS_VERSION,
     ...o.runInfo,
@@ -232,7 +232,7 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
     images: predictions,
     failures,
   };
-  await writeFileAtomic(path.join(o.outDir, 'predictions.json'), JSON.stringify(doc, null, 1) + '\n');
+  await writeFileAtomic(path.join(o.outDir, 'predictions.json'), formatPredictionsJson(doc));
   return { predictions, failures, skipped, seconds: progress.elapsedSeconds };
 }
 

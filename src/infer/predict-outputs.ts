@@ -82,6 +82,19 @@ export function formatDetectionsCsv(predictions: readonly ImagePrediction[], wit
   return lines.join('\n') + '\n';
 }
 
+/**
+ * predictions.json text: the run's fields indented, then one line per image and per failure, so
+ * a file of 30,000 images stays small and greps well (it is plain JSON either way).
+ */
+export function formatPredictionsJson(doc: Record<string, unknown>): string {
+  const lines = Object.entries(doc).map(([k, v]) => {
+    const key = JSON.stringify(k);
+    if (!Array.isArray(v)) return ` ${key}: ${JSON.stringify(v)}`;
+    return v.length === 0 ? ` ${key}: []` : ` ${key}: [\n${v.map((x) => `  ${JSON.stringify(x)}`).join(',\n')}\n ]`;
+  });
+  return `{\n${lines.join(',\n')}\n}\n`;
+}
+
 /** Where an input's per-image files go. */
 export function outputPaths(outDir: string, name: string): { voc: string; overlay: string; record: string } {
   return {

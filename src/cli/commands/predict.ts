@@ -108,7 +108,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       summary = await predictFiles(detector, inputs, {
         outDir: argv.out, classNames, scoreThreshold: threshold, batch, concurrency, overwrite: argv.overwrite,
         mergeMode: argv.mode, voc: argv.voc, overlays: argv.overlays, problems, progress: !argv.quiet,
-        runInfo: { model: path.resolve(argv.model), modelBytes: statSync(argv.model).size, modelMtimeMs: statSync(argv.model).mtimeMs, config: detector.config },
+        runInfo: { model: path.resolve(argv.model), modelBytes: statSync(argv.model).size, modelMtimeMs: Math.round(statSync(argv.model).mtimeMs), config: detector.config },
         onFailure: (f) => process.stderr.write(`${tty ? '\r\x1b[2K' : ''}failed: ${f.image}: ${f.reason}\n`),
       });
     } catch (err) {
