@@ -11,6 +11,7 @@ import { showCommand } from './commands/show.js';
 import { synthCommand } from './commands/synth.js';
 import { demoCommand } from './commands/demo.js';
 import { predictCommand } from './commands/predict.js';
+import { trainCommand } from './commands/train.js';
 import { evaluateCommand } from './commands/evaluate.js';
 
 // Add new commands here: one import above, one entry below.
@@ -22,6 +23,7 @@ export const commands: CommandModule<any, any>[] = [
   labelsCommand,
   showCommand,
   predictCommand,
+  trainCommand,
   evaluateCommand,
   synthCommand,
 ];

@@ -1,0 +1,191 @@
+/**
+ * `hpa-detect train --data DIR|CSV|JSON --preset light --epochs N --out DIR`: train a Faster R-CNN
+ * (a thin wrapper over trainDetector, src/train/detector-fit.ts). Progress: on a TTY one bar with
+ * the loss, images/s and ETA; otherwise plain lines. Ctrl-C saves at the next step boundary.
+ */
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import type { Argv, CommandModule } from 'yargs';
+import type { AugmentOptions } from '../../data/augment.js';
+import { PRESET_NAMES } from '../../models/presets.js';
+import { trainDetector, TRAIN_FILES, type TrainEvent } from '../../train/detector-fit.js';
+import { formatDuration } from '../../util/progress.js';
+import { CliError, UsageError } from '../errors.js';
+
+interface TrainArgs {
+  model: string;
+  preset: string;
+  data: string;
+  images?: string;
+  val?: string;
+  'val-images'?: string;
+  'val-fraction': number;
+  epochs: number;
+  'time-budget'?: number;
+  init?: string;
+  batch: number;
+  optimizer: string;
+  lr?: number;
+  momentum: number;
+  'weight-decay': number;
+  warmup?: number;
+  clip?: number;
+  'min-size'?: number;
+  'max-size'?: number;
+  augment: string;
+  map: boolean;
+  out: string;
+  resume: boolean;
+  seed: number;
+  threads?: number;
+  json: boolean;
+}
+
+/** Augmentation presets: cells have no orientation, so flips and quarter turns are safe. */
+const AUGMENT: Record<string, AugmentOptions | undefined> = {
+  none: undefined,
+  flips: { hflip: 0.5, vflip: 0.5, rotate90: 0.5 },
+  full: { hflip: 0.5, vflip: 0.5, rotate90: 0.5, scaleJitter: { p: 0.5, min: 0.8, max: 1.25 }, color: { p: 0.8, brightness: 0.2, contrast: 0.2 } },
+};
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new UsageError(message);
+}
+
+const positiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
+
+function validate(a: TrainArgs): void {
+  check(positiveInt(a.epochs), `--epochs must be a positive integer, got ${a.epochs}`);
+  check(positiveInt(a.batch), `--batch must be a positive integer, got ${a.batch}`);
+  check(a['val-fraction'] >= 0 && a['val-fraction'] < 1, `--val-fraction must be in [0, 1), got ${a['val-fraction']}`);
+  check(a['time-budget'] === undefined || a['time-budget'] > 0, `--time-budget must be > 0 minutes, got ${a['time-budget']}`);
+  check(a.lr === undefined || (Number.isFinite(a.lr) && a.lr > 0), `--lr must be > 0, got ${a.lr}`);
+  check(a.momentum >= 0 && a.momentum < 1, `--momentum must be in [0, 1), got ${a.momentum}`);
+  check(a['weight-decay'] >= 0, `--weight-decay must be >= 0, got ${a['weight-decay']}`);
+  check(a.warmup === undefined || (Number.isSafeInteger(a.warmup) && a.warmup >= 0), `--warmup must be a non-negative integer (steps), got ${a.warmup}`);
+  check(a.clip === undefined || a.clip > 0, `--clip must be > 0, got ${a.clip}`);
+  for (const k of ['min-size', 'max-size', 'threads'] as const) check(a[k] === undefined || positiveInt(a[k]), `--${k} must be a positive integer, got ${a[k]}`);
+  check(Number.isSafeInteger(a.seed) && a.seed >= 0, `--seed must be a non-negative integer, got ${a.seed}`);
+  for (const k of ['data', 'images', 'val', 'val-images', 'init'] as const) {
+    if (a[k] !== undefined) check(existsSync(a[k]!), `--${k}: ${a[k]} does not exist`);
+  }
+}
+
+/** Progress output: a redrawn bar on a TTY, plain lines otherwise. */
+function reporter(json: boolean): (e: TrainEvent) => void {
+  const out = process.stderr;
+  const tty = Boolean(out.isTTY) && !json;
+  let total = 0, startStep = 0, perEpoch = 1, images = 0, every = 1;
+  let lastDraw = 0;
+  const t0 = performance.now();
+  return (e) => {
+    if (json) return;
+    if (e.kind === 'start') {
+      total = e.steps; startStep = e.startStep; perEpoch = e.stepsPerEpoch;
+      every = Math.max(1, Math.floor(perEpoch / 5));
+      out.write(`${e.resumed ? 'resuming at' : 'training from'} step ${e.startStep}/${e.steps} (${e.stepsPerEpoch} steps/epoch; ${e.trainImages} training, ${e.valImages} validation images; preset ${e.config.preset}, ${e.config.arch.numClasses - 1} class(es))\n`);
+    } else if (e.kind === 'step') {
+      const r = e.result;
+      images += r.images;
+      const done = r.step - startStep;
+      const seconds = (performance.now() - t0) / 1000;
+      const eta = (seconds / Math.max(done, 1)) * (total - r.step);
+      const l = r.losses;
+      const text = `epoch ${r.epoch + 1}/${Math.ceil(total / perEpoch)} step ${r.step}/${total} loss ${l.total.toFixed(3)} (rpn ${l.rpn_cls.toFixed(3)}/${l.rpn_reg.toFixed(3)}, roi ${l.cls.toFixed(3)}/${l.reg.toFixed(3)}) ${(images / seconds).toFixed(2)} img/s ETA ${formatDuration(eta)}`;
+      if (tty) {
+        const now = performance.now();
+        if (now - lastDraw < 200 && r.step < total) return;
+        lastDraw = now;
+        const width = 20, filled = Math.round((width * r.step) / Math.max(total, 1));
+        out.write(`\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`);
+      } else if (r.step % every === 0 || r.step === total) {
+        out.write(`${text}\n`);
+      }
+    } else if (e.kind === 'epoch') {
+      const r = e.record;
+      const val = r.val ? `, val loss ${r.val.total.toFixed(4)}` : '';
+      const map = r.map50 !== undefined ? `, val mAP@0.5 ${r.map50.toFixed(4)}` : '';
+      out.write(`${tty ? '\r\x1b[2K' : ''}epoch ${r.epoch + 1}: train loss ${r.train.total.toFixed(4)}${val}${map} (${r.seconds.toFixed(1)} s)${e.best ? ' best' : ''}\n`);
+    } else if (tty) {
+      out.write('\n');
+    }
+  };
+}
+
+export const trainCommand: CommandModule<object, TrainArgs> = {
+  command: 'train',
+  describe: 'Train a Faster R-CNN on VOC / CSV / COCO annotations (checkpoints, loss log, learning curve, resume)',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', default: 'faster-rcnn', choices: ['faster-rcnn'], describe: 'Detector architecture' })
+      .option('preset', { type: 'string', default: 'light', choices: PRESET_NAMES, describe: 'Model preset' })
+      .option('data', { type: 'string', demandOption: true, describe: 'Training annotations: VOC folder (or root with Annotations/), CSV or COCO JSON' })
+      .option('images', { type: 'string', describe: 'Image folder (VOC default: the root\'s JPEGImages)' })
+      .option('val', { type: 'string', describe: 'Validation annotations (same kinds as --data)' })
+      .option('val-images', { type: 'string', describe: 'Image folder of --val' })
+      .option('val-fraction', { type: 'number', default: 0.2, describe: 'Without --val: hold out this fraction of --data (seeded split; 0 = no validation)' })
+      .option('epochs', { type: 'number', default: 10, describe: 'Epochs to train (a resumed run continues up to this many)' })
+      .option('time-budget', { type: 'number', describe: 'Stop (and save) after the step that crosses this many minutes' })
+      .option('init', { type: 'string', describe: 'Initial weights (torchvision export or hpa-detect checkpoint); default random' })
+      .option('batch', { type: 'number', default: 2, describe: 'Images per step' })
+      .option('optimizer', { type: 'string', default: 'sgd', choices: ['sgd', 'adamw'] })
+      .option('lr', { type: 'number', describe: 'Learning rate (default 0.02 for sgd, 1e-4 for adamw)' })
+      .option('momentum', { type: 'number', default: 0.9, describe: 'SGD momentum' })
+      .option('weight-decay', { type: 'number', default: 1e-4 })
+      .option('warmup', { type: 'number', describe: 'Linear warm-up steps (default min(1000, steps per epoch - 1))' })
+      .option('clip', { type: 'number', describe: 'Clip the gradient norm to this' })
+      .option('min-size', { type: 'number', describe: "Resize: short side (default: the preset's)" })
+      .option('max-size', { type: 'number', describe: "Resize: long side cap (default: the preset's)" })
+      .option('augment', { type: 'string', default: 'flips', choices: Object.keys(AUGMENT), describe: 'Augmentation: none, flips (h/v flips, quarter turns), full (+ scale jitter, brightness/contrast)' })
+      .option('map', { type: 'boolean', default: true, describe: 'Validate with mAP@0.5 (--no-map: validation loss only)' })
+      .option('out', { alias: 'o', type: 'string', default: 'train-out', describe: 'Output folder' })
+      .option('resume', { type: 'boolean', default: false, describe: `Continue from OUT/${TRAIN_FILES.last} (settings from the checkpoint)` })
+      .option('seed', { type: 'number', default: 0, describe: 'Seed of the weights, data order, augmentation, sampling and split' })
+      .option('threads', { type: 'number', describe: 'onnxruntime threads (default: all cores; a resumed run uses the checkpoint\'s)' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print a JSON summary on stdout' })
+      .example('$0 train --data ../shared/data/bccd --preset light --epochs 12 --out runs/bccd', 'VOC root with Annotations/ and JPEGImages/')
+      .example('$0 train --data runs/bccd --resume --epochs 12 --out runs/bccd', 'Continue an interrupted run') as Argv<TrainArgs>,
+  handler: async (argv) => {
+    validate(argv);
+    const controller = new AbortController();
+    const onSigint = () => {
+      if (controller.signal.aborted) process.exit(130);
+      process.stderr.write('\nhpa-detect: stopping after this step and saving (Ctrl-C again to quit at once)\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      const transform = { ...(argv['min-size'] ? { minSize: argv['min-size'] } : {}), ...(argv['max-size'] ? { maxSize: argv['max-size'] } : {}) };
+      const result = await trainDetector({
+        preset: argv.preset,
+        config: { transform },
+        data: { annotations: argv.data, ...(argv.images ? { images: argv.images } : {}) },
+        ...(argv.val ? { val: { annotations: argv.val, ...(argv['val-images'] ? { images: argv['val-images'] } : {}) } } : {}),
+        valFraction: argv['val-fraction'],
+        epochs: argv.epochs,
+        ...(argv['time-budget'] !== undefined ? { timeBudgetMinutes: argv['time-budget'] } : {}),
+        ...(argv.init ? { init: argv.init } : {}),
+        batchSize: argv.batch,
+        optimizer: {
+          kind: argv.optimizer as 'sgd' | 'adamw', momentum: argv.momentum, weightDecay: argv['weight-decay'],
+          ...(argv.lr !== undefined ? { lr: argv.lr } : {}), ...(argv.warmup !== undefined ? { warmupIters: argv.warmup } : {}), ...(argv.clip !== undefined ? { clipGradNorm: argv.clip } : {}),
+        },
+        ...(AUGMENT[argv.augment] ? { augment: AUGMENT[argv.augment] } : {}),
+        map: argv.map,
+        outDir: argv.out,
+        resume: argv.resume,
+        seed: argv.seed,
+        threads: argv.threads ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+        signal: controller.signal,
+      }, reporter(argv.json));
+      const summary = { stopped: result.stopped, steps: result.steps, epochs: result.epochs, best: result.best ?? null, last: result.last, model: result.modelJson, lossLog: result.lossLog, curve: result.curve };
+      if (argv.json) process.stdout.write(`${JSON.stringify({ ...summary, history: result.history }, null, 2)}\n`);
+      else process.stderr.write(`${result.stopped === 'done' ? 'done' : `stopped (${result.stopped})`} at step ${result.steps}; best: ${result.best ?? '(none yet)'}; last: ${result.last}\n`);
+    } catch (err) {
+      if (err instanceof RangeError || err instanceof TypeError) throw new CliError((err as Error).message);
+      throw err;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  },
+};

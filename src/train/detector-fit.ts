@@ -1,0 +1,324 @@
+/**
+ * trainDetector: the whole training run around a DetectorTrainer (what `hpa-detect train` and
+ * the demo call): data (VOC folder, CSV or COCO JSON; a validation set or a seeded split), the
+ * model (a preset, from scratch or from --init weights), the epoch loop with validation,
+ * checkpoints, the loss log and learning curve, a time budget, an abort signal, and resume.
+ *
+ * Files written into `outDir`:
+ *   loss.csv                      one line per step: rpn_cls, rpn_reg, cls, reg, total
+ *   validation.csv                one line per epoch: training means, val losses, mAP@0.5
+ *   learning-curve.png            the loss components per step and the epoch means
+ *   checkpoint-last.safetensors   after every epoch and when stopping (atomic): resume from it
+ *   checkpoint-best.safetensors   the epoch with the best validation metric (mAP@0.5, else val loss)
+ *   model.json                    preset, config, classes and the weights file: what predict needs
+ */
+import { existsSync, statSync } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { splitIds } from '../annotations/split.js';
+import type { AnnotationFormat } from '../annotations/load.js';
+import { DetectionDataset } from '../data/dataset.js';
+import { DetectionLoader } from '../data/loader.js';
+import type { AugmentOptions } from '../data/augment.js';
+import { evaluateDetections } from '../eval/map.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { fasterRcnnConfig, type ConfigOverrides, type FasterRcnnConfig } from '../models/presets.js';
+import { FileWeights, RandomWeights, type WeightSource } from '../models/weights.js';
+import { renderLearningCurve } from '../render/learning-curve.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { loadCheckpoint, type JsonValue, type OptimizerConfig } from './checkpoint.js';
+import { DETECTOR_LOSS_COMPONENTS, DetectorTrainer, type DetectorLosses, type DetectorModelDocument, type DetectorStepResult } from './detector-trainer.js';
+import { readLossLog } from './loss-log.js';
+import { torchvisionDetectionSchedule } from './schedule.js';
+
+/** Where annotations are: a VOC folder (or VOC root with Annotations/), a CSV file or a COCO JSON. */
+export interface DataSource {
+  annotations: string;
+  /** Images folder (VOC default: the root's JPEGImages, else the annotation folder). */
+  images?: string;
+  /** Default: VOC for a folder, COCO for .json, CSV otherwise. */
+  format?: AnnotationFormat;
+}
+
+/** Options of {@link trainDetector}. */
+export interface TrainDetectorOptions {
+  /** Model preset (`light`, `resnet18-fpn-gn`, …) and overrides (sizes, anchors …). */
+  preset: string;
+  config?: ConfigOverrides;
+  data: DataSource;
+  /** Validation data; without it `valFraction` of `data` is held out (seeded split). */
+  val?: DataSource;
+  /** Held-out fraction when `val` is absent (default 0.2; 0 = no validation). */
+  valFraction?: number;
+  /** Train until this many epochs are completed. */
+  epochs: number;
+  /** Stop after the step that crosses this many minutes of this run (and save). */
+  timeBudgetMinutes?: number;
+  /** Initial weights (torchvision export or checkpoint); default seeded random. */
+  init?: string;
+  batchSize?: number;
+  /** SGD by default: lr 0.02, momentum 0.9, weight decay 1e-4, warm-up min(1000, steps/epoch − 1), LR ×0.1 at 70% and 90% of the epochs. */
+  optimizer?: { kind?: 'sgd' | 'adamw'; lr?: number; momentum?: number; weightDecay?: number; warmupIters?: number; clipGradNorm?: number };
+  augment?: AugmentOptions;
+  outDir: string;
+  /** Continue from outDir/checkpoint-last.safetensors (model, optimizer and data settings from it). */
+  resume?: boolean;
+  /** Seed of the weights, the streams and the validation split (default 0). */
+  seed?: number;
+  /** onnxruntime intra-op threads (default 1; a resumed run uses the checkpoint's). */
+  threads?: number;
+  /** Stop at the next step boundary (saving), e.g. on SIGINT. */
+  signal?: AbortSignal;
+  /** Validate with mAP@0.5 (default true when there is a validation set); false: val loss only. */
+  map?: boolean;
+}
+
+/** One epoch's summary (also a line of validation.csv). */
+export interface EpochRecord {
+  epoch: number;
+  step: number;
+  train: DetectorLosses;
+  val?: DetectorLosses;
+  map50?: number;
+  seconds: number;
+}
+
+/** What trainDetector reports while it runs. */
+export type TrainEvent =
+  | { kind: 'start'; steps: number; stepsPerEpoch: number; startStep: number; trainImages: number; valImages: number; resumed: boolean; config: FasterRcnnConfig }
+  | { kind: 'step'; result: DetectorStepResult; totalSteps: number; elapsedSeconds: number }
+  | { kind: 'epoch'; record: EpochRecord; best: boolean }
+  | { kind: 'stop'; reason: TrainDetectorResult['stopped'] };
+
+/** The result of a run. */
+export interface TrainDetectorResult {
+  outDir: string;
+  /** checkpoint-last.safetensors. */
+  last: string;
+  /** checkpoint-best.safetensors, when a validation (or, without one, an epoch) has finished. */
+  best: string | undefined;
+  modelJson: string;
+  lossLog: string;
+  curve: string;
+  history: EpochRecord[];
+  stopped: 'done' | 'time-budget' | 'interrupted';
+  steps: number;
+  epochs: number;
+}
+
+export const TRAIN_FILES = {
+  lossLog: 'loss.csv',
+  validation: 'validation.csv',
+  curve: 'learning-curve.png',
+  last: 'checkpoint-last.safetensors',
+  best: 'checkpoint-best.safetensors',
+  model: 'model.json',
+} as const;
+
+/** Settings a resumed run takes from its checkpoint (they must not change mid-run). */
+interface RunSettings {
+  seed: number;
+  batchSize: number;
+  valFraction: number;
+  threads: number;
+  augment: AugmentOptions | null;
+  history: EpochRecord[];
+  best: { metric: 'map50' | 'val_loss' | 'train_loss'; value: number; epoch: number } | null;
+}
+
+/** A DataSource with its format and image folder resolved. */
+export function resolveDataSource(src: DataSource, what = 'data'): { annotations: string; format: AnnotationFormat; imageDir: string | undefined } {
+  if (!existsSync(src.annotations)) throw new RangeError(`${what}: ${src.annotations} does not exist`);
+  const isDir = statSync(src.annotations).isDirectory();
+  const format = src.format ?? (isDir ? 'voc' : src.annotations.toLowerCase().endsWith('.json') ? 'coco' : 'csv');
+  if (format !== 'voc') return { annotations: src.annotations, format, imageDir: src.images };
+  if (!isDir) return { annotations: src.annotations, format, imageDir: src.images ?? path.dirname(src.annotations) };
+  const nested = path.join(src.annotations, 'Annotations');
+  const annotations = existsSync(nested) ? nested : src.annotations;
+  const jpeg = path.join(path.dirname(annotations), 'JPEGImages');
+  return { annotations, format, imageDir: src.images ?? (existsSync(jpeg) ? jpeg : annotations) };
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
+
+function defaultLrSteps(epochs: number): number[] {
+  const steps = [Math.ceil(0.7 * epochs), Math.ceil(0.9 * epochs)].filter((e, i, a) => e > 0 && e < epochs && a.indexOf(e) === i);
+  return steps;
+}
+
+function optimizerConfig(o: TrainDetectorOptions, stepsPerEpoch: number): OptimizerConfig {
+  const p = o.optimizer ?? {};
+  const schedule = torchvisionDetectionSchedule({ itersPerEpoch: stepsPerEpoch, lrSteps: defaultLrSteps(o.epochs), warmupIters: p.warmupIters ?? Math.min(1000, stepsPerEpoch - 1) });
+  const clip = p.clipGradNorm === undefined ? {} : { clipGradNorm: { maxNorm: p.clipGradNorm } };
+  if ((p.kind ?? 'sgd') === 'adamw') return { kind: 'adamw', lr: p.lr ?? 1e-4, weightDecay: p.weightDecay ?? 1e-4, schedule, ...clip };
+  return { kind: 'sgd', lr: p.lr ?? 0.02, momentum: p.momentum ?? 0.9, weightDecay: p.weightDecay ?? 1e-4, schedule, ...clip };
+}
+
+async function loadData(o: TrainDetectorOptions, settings: Pick<RunSettings, 'seed' | 'valFraction'>): Promise<{ train: DetectionDataset; val: DetectionDataset | undefined }> {
+  const src = resolveDataSource(o.data, '--data');
+  const all = await DetectionDataset.load(src);
+  if (all.size === 0) throw new RangeError(`--data: no usable image in ${src.annotations}`);
+  const classes = all.classes.names;
+  if (o.val) {
+    const v = resolveDataSource(o.val, '--val');
+    return { train: all, val: await DetectionDataset.load({ ...v, classes, unknownClass: 'skip' }) };
+  }
+  if (settings.valFraction <= 0) return { train: all, val: undefined };
+  const split = splitIds(all.ids, { seed: settings.seed, val: settings.valFraction, test: 0 });
+  if (split.val.length === 0 || split.train.length === 0) return { train: all, val: undefined };
+  const [train, val] = await Promise.all([
+    DetectionDataset.load({ ...src, classes, ids: split.train }),
+    DetectionDataset.load({ ...src, classes, ids: split.val }),
+  ]);
+  return { train, val };
+}
+
+function validationCsv(history: readonly EpochRecord[]): string {
+  const cols = ['epoch', 'step', ...DETECTOR_LOSS_COMPONENTS.map((c) => `train_${c}`), ...DETECTOR_LOSS_COMPONENTS.map((c) => `val_${c}`), 'map50', 'seconds'];
+  const num = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '' : String(v));
+  const rows = history.map((r) => [r.epoch, r.step, ...DETECTOR_LOSS_COMPONENTS.map((c) => r.train[c]), ...DETECTOR_LOSS_COMPONENTS.map((c) => r.val?.[c]), r.map50, r.seconds].map((v) => num(v as number | undefined)).join(','));
+  return [cols.join(','), ...rows].join('\n') + '\n';
+}
+
+/**
+ * Run (or resume) a training run; see the file comment. `onEvent` sees the start, every step,
+ * every epoch and the stop. Validation each epoch: mean val losses, and mAP@0.5 of the current
+ * weights (detections scoring ≥ 0.05) unless `map: false`; the best checkpoint follows mAP@0.5
+ * (higher), else val loss (lower), else the training epoch mean.
+ */
+export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainEvent) => void = () => undefined): Promise<TrainDetectorResult> {
+  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new RangeError(`epochs must be a positive integer, got ${o.epochs}`);
+  if (o.timeBudgetMinutes !== undefined && !(o.timeBudgetMinutes > 0)) throw new RangeError(`timeBudgetMinutes must be > 0, got ${o.timeBudgetMinutes}`);
+  await mkdir(o.outDir, { recursive: true });
+  const file = (k: keyof typeof TRAIN_FILES) => path.join(o.outDir, TRAIN_FILES[k]);
+  const started = performance.now();
+
+  // What a resumed run takes from its checkpoint; a new run from the options.
+  let settings: RunSettings;
+  let config: FasterRcnnConfig;
+  let weights: WeightSource;
+  let optimizer: OptimizerConfig | undefined;
+  let classes: string[] | undefined;
+  const resumeFrom = o.resume ? file('last') : undefined;
+  if (resumeFrom) {
+    if (!existsSync(resumeFrom)) throw new RangeError(`--resume: no ${TRAIN_FILES.last} in ${o.outDir}`);
+    const c = await loadCheckpoint(resumeFrom);
+    const doc = c.model as unknown as DetectorModelDocument;
+    const run = c.extra?.['run'] as unknown as RunSettings | undefined;
+    if (doc?.arch !== 'faster-rcnn' || !run) throw new RangeError(`--resume: ${resumeFrom} was not written by hpa-detect train`);
+    settings = run;
+    config = doc.config;
+    classes = doc.classes;
+    optimizer = c.optimizer;
+    weights = new FileWeights(new Map([...c.params]), resumeFrom, '');
+  } else {
+    settings = { seed: o.seed ?? 0, batchSize: o.batchSize ?? 2, valFraction: o.valFraction ?? 0.2, threads: o.threads ?? 1, augment: o.augment ?? null, history: [], best: null };
+    config = fasterRcnnConfig(o.preset, o.config);
+    if (o.init) {
+      const { tensors } = await readSafetensors(o.init);
+      weights = new FileWeights(tensors, o.init, [...tensors.keys()].some((k) => k.startsWith('param/')) ? 'param/' : '');
+    } else {
+      weights = new RandomWeights(settings.seed);
+    }
+  }
+  const { train, val } = await loadData(o, settings);
+  if (!resumeFrom) {
+    classes = train.classes.names.slice();
+    config = { ...config, arch: { ...config.arch, numClasses: classes.length + 1 } };
+  } else if (JSON.stringify(classes) !== JSON.stringify(train.classes.names)) {
+    throw new RangeError(`--resume: the data's classes (${train.classes.names.join(', ')}) differ from the checkpoint's (${classes!.join(', ')})`);
+  }
+  if (train.size < settings.batchSize) throw new RangeError(`--batch ${settings.batchSize} is larger than the ${train.size} training image(s)`);
+  const loader = new DetectionLoader(train, { batchSize: settings.batchSize, ...(settings.augment ? { augment: settings.augment } : {}) });
+  optimizer ??= optimizerConfig(o, loader.stepsPerEpoch);
+  const trainer = await DetectorTrainer.create({
+    config, weights, optimizer, loader, classes,
+    seeds: { shuffle: settings.seed * 3 + 1, augment: settings.seed * 3 + 2, sample: settings.seed * 3 + 3 },
+    threads: { intraOp: settings.threads }, lossLog: file('lossLog'),
+  });
+  let stopped: TrainDetectorResult['stopped'] = 'done';
+  try {
+    if (resumeFrom) await trainer.load(resumeFrom);
+    const totalSteps = o.epochs * trainer.stepsPerEpoch;
+    onEvent({ kind: 'start', steps: totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, startStep: trainer.step, trainImages: train.size, valImages: val?.size ?? 0, resumed: resumeFrom !== undefined, config: trainer.config });
+    const useMap = (o.map ?? true) && val !== undefined;
+    const save = async (target: string) => trainer.save(target, { run: settings as unknown as JsonValue });
+    const writeModelJson = async () => {
+      const doc = { ...trainer.modelDocument(), weights: existsSync(file('best')) ? TRAIN_FILES.best : TRAIN_FILES.last, last: TRAIN_FILES.last, step: trainer.step, bestMetric: settings.best };
+      await writeFileAtomic(file('model'), JSON.stringify(doc, null, 2) + '\n');
+    };
+    const curve = async () => {
+      const log = await readLossLog(file('lossLog'));
+      const { png } = await renderLearningCurve(log.records, settings.history.map((h) => ({ step: h.step, epoch: h.epoch, losses: h.train, ...(h.val ? { val: h.val.total } : {}) })));
+      await writeFileAtomic(file('curve'), png);
+    };
+    /** Validate, record the epoch, keep the best checkpoint; `trainLosses` are the epoch's step losses. */
+    const endEpoch = async (epoch: number, trainLosses: DetectorLosses[], t0: number) => {
+      const record: EpochRecord = {
+        epoch, step: trainer.step, seconds: (performance.now() - t0) / 1000,
+        train: Object.fromEntries(DETECTOR_LOSS_COMPONENTS.map((c) => [c, mean(trainLosses.map((l) => l[c]))])) as DetectorLosses,
+      };
+      if (val && val.size > 0) {
+        record.val = await trainer.datasetLoss(val, { seed: settings.seed });
+        if (useMap) {
+          const preds = await trainer.predictDataset(val, { minScore: 0.05 });
+          const gts = val.records.map((r) => r.target);
+          record.map50 = evaluateDetections(gts, preds, { numClasses: classes!.length, classNames: classes, minScore: 0.05 }).map50;
+        }
+      }
+      const [metric, value, higher] = record.map50 !== undefined && Number.isFinite(record.map50)
+        ? ['map50', record.map50, true] as const
+        : record.val ? ['val_loss', record.val.total, false] as const : ['train_loss', record.train.total, false] as const;
+      const best = settings.best === null || settings.best.metric !== metric || (higher ? value > settings.best.value : value < settings.best.value);
+      if (best) settings.best = { metric, value, epoch };
+      settings.history.push(record);
+      await save(file('last'));
+      if (best) await copyFile(file('last'), file('best'));
+      await writeFileAtomic(file('validation'), validationCsv(settings.history));
+      await writeModelJson();
+      await curve();
+      onEvent({ kind: 'epoch', record, best });
+    };
+
+    let epochLosses: DetectorLosses[] = [];
+    let epochStart = performance.now();
+    // A resumed mid-epoch run continues the epoch's means from the log.
+    if (trainer.step % trainer.stepsPerEpoch !== 0) {
+      const log = await readLossLog(file('lossLog'));
+      epochLosses = log.records.filter((r) => r.epoch === trainer.epoch && r.step <= trainer.step).map((r) => r.losses as DetectorLosses);
+    }
+    while (trainer.step < totalSteps) {
+      const epoch = trainer.epoch;
+      const result = await trainer.trainStep();
+      epochLosses.push(result.losses);
+      const elapsedSeconds = (performance.now() - started) / 1000;
+      onEvent({ kind: 'step', result, totalSteps, elapsedSeconds });
+      if (trainer.step % trainer.stepsPerEpoch === 0) {
+        await endEpoch(epoch, epochLosses, epochStart);
+        epochLosses = [];
+        epochStart = performance.now();
+      }
+      if (o.signal?.aborted) {
+        stopped = 'interrupted';
+        break;
+      }
+      if (o.timeBudgetMinutes !== undefined && elapsedSeconds >= o.timeBudgetMinutes * 60) {
+        stopped = 'time-budget';
+        break;
+      }
+    }
+    if (stopped !== 'done' && trainer.step % trainer.stepsPerEpoch !== 0) {
+      await save(file('last'));
+      await writeModelJson();
+      await curve();
+    }
+    if (!existsSync(file('model'))) await writeModelJson();
+    onEvent({ kind: 'stop', reason: stopped });
+    return {
+      outDir: o.outDir, last: file('last'), best: existsSync(file('best')) ? file('best') : undefined, modelJson: file('model'),
+      lossLog: file('lossLog'), curve: file('curve'), history: settings.history, stopped, steps: trainer.step, epochs: trainer.epoch,
+    };
+  } finally {
+    await trainer.release();
+  }
+}

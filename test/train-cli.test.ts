@@ -1,0 +1,95 @@
+/**
+ * `hpa-detect train` end to end on a tiny synthetic VOC set (light preset at 64 px): files
+ * written, resume, the model usable by Detector.load, and usage errors naming the flag.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { repoRoot } from './helpers.js';
+import { writeSquareSet } from './fixtures/train/squares-set.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { readLossLog } from '../src/train/loss-log.js';
+import { Detector } from '../src/infer/detector.js';
+
+const bin = path.join(repoRoot, 'bin', 'hpa-detect.js');
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'hpa-train-cli-'));
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+
+function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, 'train', ...args], { cwd: scratch });
+    let stdout = '', stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+test('train writes the loss log, curve, checkpoints and model.json; --resume continues; predict can load the result', async () => {
+  const set = await writeSquareSet(5, 64, 4);
+  const out = path.join(scratch, 'run');
+  // 5 images, 1 held out (val-fraction 0.2), batch 2: 2 steps per epoch.
+  const common = ['--data', set.vocDir, '--images', set.imageDir, '--preset', 'light', '--min-size', '64', '--max-size', '64',
+    '--batch', '2', '--lr', '0.005', '--threads', '1', '--out', out];
+  const first = await run([...common, '--epochs', '1', '--json']);
+  assert.equal(first.status, 0, first.stderr);
+  const summary = JSON.parse(first.stdout);
+  assert.equal(summary.stopped, 'done');
+  assert.equal(summary.steps, 2);
+  assert.equal(summary.history.length, 1);
+  assert.ok(Number.isFinite(summary.history[0].val.total), 'validation loss');
+  assert.ok(typeof summary.history[0].map50 === 'number', 'validation mAP@0.5');
+  for (const f of ['loss.csv', 'validation.csv', 'learning-curve.png', 'checkpoint-last.safetensors', 'checkpoint-best.safetensors', 'model.json']) {
+    assert.ok(existsSync(path.join(out, f)), `${f} written`);
+  }
+  const meta = await sharp(path.join(out, 'learning-curve.png')).metadata();
+  assert.equal(meta.format, 'png');
+  assert.ok(meta.width! >= 300 && meta.height! >= 300);
+  const model = JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'));
+  assert.equal(model.preset, 'light');
+  assert.deepEqual(model.classes, ['cell', 'nucleus']);
+  assert.equal(model.weights, 'checkpoint-best.safetensors');
+
+  const second = await run([...common, '--epochs', '2', '--resume']);
+  assert.equal(second.status, 0, second.stderr);
+  assert.match(second.stderr, /resuming at step 2\/4/);
+  const log = await readLossLog(path.join(out, 'loss.csv'));
+  assert.deepEqual(log.records.map((r) => r.step), [1, 2, 3, 4]);
+  assert.deepEqual(Object.keys(log.records[0]!.losses), ['rpn_cls', 'rpn_reg', 'cls', 'reg', 'total']);
+  const last = await loadCheckpoint(path.join(out, 'checkpoint-last.safetensors'));
+  assert.equal(last.step, 4);
+  assert.equal(last.epoch, 2);
+  assert.equal(readFileSync(path.join(out, 'validation.csv'), 'utf8').trim().split('\n').length, 3);
+
+  // The checkpoint (param/ names) with the model's preset and sizes is what predict loads.
+  const det = await Detector.load(path.join(out, model.weights), model.preset, { config: { transform: model.config.transform } });
+  try {
+    assert.equal(det.config.arch.numClasses, 3);
+    const r = await det.detect({ data: new Float32Array(3 * 64 * 64).fill(0.5), height: 64, width: 64 });
+    assert.ok(r.boxes.length % 4 === 0);
+  } finally {
+    await det.release();
+  }
+});
+
+test('bad arguments exit with 2 and name the flag', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--data', scratch, '--epochs', '0'], /--epochs must be a positive integer/],
+    [['--data', scratch, '--batch', '1.5'], /--batch must be a positive integer/],
+    [['--data', scratch, '--val-fraction', '1'], /--val-fraction must be in \[0, 1\)/],
+    [['--data', scratch, '--lr', '-1'], /--lr must be > 0/],
+    [['--data', path.join(scratch, 'nope')], /--data: .*nope does not exist/],
+    [['--data', scratch, '--preset', 'huge'], /preset/],
+    [[], /data/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => run(args)));
+  results.forEach((r, i) => {
+    assert.equal(r.status, 2, `${cases[i]![0].join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, cases[i]![1]);
+  });
+});
