@@ -108,7 +108,7 @@ test('hpa-detect predict: checkpoint config used without --preset, a bad set fai
   const run = () => spawnSync(process.execPath, [bin, 'predict', model, inDir, '--out', out, '--provider', 'cpu', '--threads', '2', '--score-threshold', '0.2'], { encoding: 'utf8' });
   const first = run();
   assert.equal(first.status, 1, first.stderr);
-  assert.match(first.stderr, /model config from the checkpoint: preset light/);
+  assert.match(first.stderr, /model config stored in .*checkpoint\.safetensors: preset light/);
   assert.match(first.stderr, /failed: .*broken: .*broken_green\.png: corrupt PNG/);
   assert.match(first.stderr, /5 image\(s\) predicted \(0 from an earlier run\).*1 failed/);
   const doc = JSON.parse(readFileSync(path.join(out, 'predictions.json'), 'utf8'));

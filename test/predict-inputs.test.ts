@@ -13,6 +13,7 @@ import { loadPredictInput } from '../src/infer/predict-load.js';
 import { type Plane, boxMeans, channelPlane } from '../src/infer/predict-means.js';
 import { resolveModelConfig, storedModelConfig } from '../src/infer/predict-model.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
+import { fasterRcnnConfig } from '../src/models/presets.js';
 import { CHECKPOINT_FORMAT } from '../src/train/checkpoint.js';
 
 const setsDir = path.join(fixturesDir, 'merge', 'sets');
@@ -109,16 +110,29 @@ test('resolveModelConfig: a checkpoint brings its preset and overrides; --preset
   assert.equal(r.preset, 'light');
   assert.equal(r.fromCheckpoint, true);
   assert.deepEqual(r.config, { arch: { numClasses: 3 }, transform: { minSize: 256, maxSize: 300 } });
-  await assert.rejects(resolveModelConfig(ckpt, 'resnet50-fpn'), /checkpoint of preset 'light'; --preset resnet50-fpn contradicts/);
+  await assert.rejects(resolveModelConfig(ckpt, 'resnet50-fpn'), /stores a model of preset 'light'; --preset resnet50-fpn contradicts/);
 
   // A whole FasterRcnnConfig stored as the model is read as overrides too.
   const whole = path.join(dir, 'whole.safetensors');
   await writeSafetensors(whole, tensors, { format: CHECKPOINT_FORMAT, checkpoint: JSON.stringify({ model: { preset: 'resnet18-fpn', arch: { numClasses: 5 } } }) });
   assert.deepEqual(await storedModelConfig(whole), { preset: 'resnet18-fpn', config: { arch: { numClasses: 5 } } });
 
+  // DetectorTrainer's documents: the whole config under `config`, class names; in checkpoints and exported weights.
+  const full = fasterRcnnConfig('light', { arch: { numClasses: 3 } });
+  const trainerDoc = { arch: 'faster-rcnn', preset: 'light', config: full, classes: ['Nucleoli', 'Not Nucleoli'] };
+  const exported = path.join(dir, 'exported.safetensors');
+  await writeSafetensors(exported, { x: tensors['param/x'] }, { format: 'hpa-detect/weights', model: JSON.stringify(trainerDoc) });
+  const fromExport = await storedModelConfig(exported);
+  assert.equal(fromExport?.preset, 'light');
+  assert.deepEqual(fromExport?.classes, ['Nucleoli', 'Not Nucleoli']);
+  assert.deepEqual(fasterRcnnConfig('light', fromExport!.config), full);
+  const trainerCkpt = path.join(dir, 'trainer.safetensors');
+  await writeSafetensors(trainerCkpt, tensors, { format: CHECKPOINT_FORMAT, checkpoint: JSON.stringify({ step: 3, model: trainerDoc }) });
+  assert.deepEqual(await storedModelConfig(trainerCkpt), fromExport);
+
   const bad = path.join(dir, 'bad.safetensors');
   await writeSafetensors(bad, tensors, { format: CHECKPOINT_FORMAT, checkpoint: JSON.stringify({ model: { preset: 'nope' } }) });
-  await assert.rejects(storedModelConfig(bad), /bad\.safetensors: checkpoint field model\.preset must be one of/);
+  await assert.rejects(storedModelConfig(bad), /bad\.safetensors: stored model config: preset must be one of/);
 
   const export_ = path.join(dir, 'tv.safetensors');
   await writeSafetensors(export_, { x: tensors['param/x'] });

@@ -1,13 +1,16 @@
 /**
- * Which model config `hpa-detect predict` builds for a weights file: our checkpoints carry it
- * (`__metadata__.checkpoint` → `model`, written by the Trainer from its `model` option), so
- * `--preset` is only needed for torchvision exports and checkpoints without one. Only the
- * safetensors header is read here (not the tensors) so the choice is quick and errors come early.
+ * Which model config `hpa-detect predict` builds for a weights file: our files carry it, so
+ * `--preset` is only needed for torchvision exports. Where it is stored:
+ *   checkpoints      `__metadata__` {format: "hpa-detect/checkpoint", checkpoint: "<JSON>"} → .model
+ *   exported weights `__metadata__` {format: "hpa-detect/weights", model: "<JSON>"}
+ *                    (DetectorTrainer.exportWeights)
+ * Only the safetensors header is read here (not the tensors), so the choice is quick and errors
+ * come early.
  *
- * Accepted `model` shapes (docs/predict.md):
- *   { preset: "light", config?: ConfigOverrides }           the documented one
- *   { preset: "light", arch: {...}, transform: {...}, ... }  a whole FasterRcnnConfig (or its
- *                                                            sections as overrides)
+ * Accepted `model` documents (docs/predict.md):
+ *   { preset: "light", config?: ConfigOverrides, classes?: string[] }  DetectorTrainer writes the
+ *        whole FasterRcnnConfig as `config` (plus arch: "faster-rcnn"); any partial one works
+ *   { preset: "light", arch: {...}, transform: {...}, ... }             a FasterRcnnConfig itself
  */
 import { open } from 'node:fs/promises';
 import { MAX_HEADER_SIZE, METADATA_KEY } from '../io/safetensors.js';
@@ -18,7 +21,12 @@ import { CHECKPOINT_FORMAT } from '../train/checkpoint.js';
 export interface StoredModelConfig {
   preset: string;
   config: ConfigOverrides;
+  /** Names of classes 1..K, when stored. */
+  classes?: string[];
 }
+
+/** `__metadata__.format` of DetectorTrainer.exportWeights files. */
+export const WEIGHTS_FORMAT = 'hpa-detect/weights';
 
 /** Preset of weights that store no config (torchvision's fasterrcnn_resnet50_fpn). */
 export const DEFAULT_PRESET = 'resnet50-fpn';
@@ -56,27 +64,31 @@ export async function readSafetensorsMetadata(file: string): Promise<Record<stri
  */
 export async function storedModelConfig(file: string): Promise<StoredModelConfig | undefined> {
   const meta = await readSafetensorsMetadata(file);
-  if (meta?.format !== CHECKPOINT_FORMAT || typeof meta.checkpoint !== 'string') return undefined;
-  let doc: { model?: unknown };
+  const field = meta?.format === CHECKPOINT_FORMAT ? 'checkpoint' : meta?.format === WEIGHTS_FORMAT ? 'model' : undefined;
+  if (!field || typeof meta?.[field] !== 'string') return undefined;
+  let parsed: unknown;
   try {
-    doc = JSON.parse(meta.checkpoint);
+    parsed = JSON.parse(meta[field]!);
   } catch (err) {
-    throw new RangeError(`${file}: __metadata__.checkpoint is not valid JSON: ${(err as Error).message}`);
+    throw new RangeError(`${file}: __metadata__.${field} is not valid JSON: ${(err as Error).message}`);
   }
-  const model = doc?.model;
+  const model = field === 'checkpoint' ? (parsed as { model?: unknown } | null)?.model : parsed;
   if (model === null || model === undefined) return undefined;
-  if (typeof model !== 'object' || Array.isArray(model)) throw new RangeError(`${file}: checkpoint field model must be an object, got ${JSON.stringify(model)}`);
+  if (typeof model !== 'object' || Array.isArray(model)) throw new RangeError(`${file}: stored model config must be an object, got ${JSON.stringify(model)}`);
   const m = model as Record<string, unknown>;
   if (typeof m.preset !== 'string' || !PRESET_NAMES.includes(m.preset)) {
-    throw new RangeError(`${file}: checkpoint field model.preset must be one of ${PRESET_NAMES.join(', ')}, got ${JSON.stringify(m.preset)}`);
+    throw new RangeError(`${file}: stored model config: preset must be one of ${PRESET_NAMES.join(', ')}, got ${JSON.stringify(m.preset)}`);
   }
   if (m.config !== undefined && (typeof m.config !== 'object' || m.config === null || Array.isArray(m.config))) {
-    throw new RangeError(`${file}: checkpoint field model.config must be an object of overrides`);
+    throw new RangeError(`${file}: stored model config: config must be an object of overrides`);
   }
   const src = (m.config ?? m) as Record<string, unknown>;
   const config: Record<string, unknown> = {};
-  for (const s of SECTIONS) if (src[s] !== undefined) config[s] = src[s];
-  return { preset: m.preset, config: config as ConfigOverrides };
+  for (const s of SECTIONS) if (src[s] !== undefined && typeof src[s] === 'object') config[s] = src[s];
+  if (m.classes !== undefined && !(Array.isArray(m.classes) && m.classes.every((c) => typeof c === 'string'))) {
+    throw new RangeError(`${file}: model field classes must be an array of class names`);
+  }
+  return { preset: m.preset, config: config as ConfigOverrides, ...(m.classes ? { classes: m.classes as string[] } : {}) };
 }
 
 /** Merge two override sets section by section (`b` wins). */
@@ -97,9 +109,9 @@ export async function resolveModelConfig(file: string, presetArg: string | undef
   const stored = await storedModelConfig(file);
   if (stored) {
     if (presetArg !== undefined && presetArg !== stored.preset) {
-      throw new RangeError(`${file} is a checkpoint of preset '${stored.preset}'; --preset ${presetArg} contradicts it (leave --preset out)`);
+      throw new RangeError(`${file} stores a model of preset '${stored.preset}'; --preset ${presetArg} contradicts it (leave --preset out)`);
     }
-    return { preset: stored.preset, config: mergeOverrides(stored.config, cli), fromCheckpoint: true };
+    return { ...stored, config: mergeOverrides(stored.config, cli), fromCheckpoint: true };
   }
   // torchvision exports carry no config; resnet50-fpn is what fasterrcnn_resnet50_fpn exports.
   return { preset: presetArg ?? DEFAULT_PRESET, config: cli, fromCheckpoint: false };

@@ -50,7 +50,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       .option('preset', { type: 'string', choices: PRESET_NAMES, describe: "Model preset (default: the checkpoint's stored one, else resnet50-fpn)" })
       .option('provider', { type: 'string', default: 'auto', choices: ['auto', 'cpu', 'cuda'], describe: 'ONNX Runtime execution provider' })
       .option('score-threshold', { type: 'number', default: 0.7, describe: 'Keep detections scoring at least this (e.g. 0.05 for evaluate)' })
-      .option('classes', { type: 'string', describe: 'Comma-separated names of classes 1..N-1 (default class1, class2, …)' })
+      .option('classes', { type: 'string', describe: "Comma-separated names of classes 1..N-1 (default: the model's stored names, else class1, class2, …)" })
       .option('batch', { type: 'number', describe: `Images per detector run (same-size neighbours; default ${DEFAULT_BATCH})` })
       .option('concurrency', { type: 'number', describe: 'Inputs in the pipeline at once: decoding/merging ahead, detecting, writing (default max(4, 3 x batch); 1: one after the other)' })
       .option('overwrite', { type: 'boolean', default: false, describe: 'Redo images whose outputs exist (default: resume, skip them)' })
@@ -82,14 +82,16 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
     const cli: ConfigOverrides = { transform: { ...(argv['min-size'] ? { minSize: argv['min-size'] } : {}), ...(argv['max-size'] ? { maxSize: argv['max-size'] } : {}) } };
     let detector: Detector;
     let preset = argv.preset;
+    let storedClasses: string[] | undefined;
     try {
       const resolved = await resolveModelConfig(argv.model, argv.preset, cli);
       preset = resolved.preset;
+      storedClasses = resolved.classes;
       // The box head drops scores <= its own threshold (torchvision's 0.05) before ours applies.
       const base = fasterRcnnConfig(resolved.preset, resolved.config).box.scoreThresh;
       const config: ConfigOverrides = threshold < base ? { ...resolved.config, box: { ...resolved.config.box, scoreThresh: threshold } } : resolved.config;
       detector = await Detector.load(argv.model, resolved.preset, { provider: argv.provider, threads: argv.threads, config });
-      if (resolved.fromCheckpoint) process.stderr.write(`model config from the checkpoint: preset ${resolved.preset}\n`);
+      if (resolved.fromCheckpoint) process.stderr.write(`model config stored in ${argv.model}: preset ${resolved.preset}${resolved.classes ? `, classes ${resolved.classes.join(', ')}` : ''}\n`);
     } catch (err) {
       if (err instanceof ProviderUnavailableError) throw new CliError(err.message);
       throw new CliError(`cannot load ${argv.model}${preset ? ` as ${preset}` : ''}: ${(err as Error).message}`);
@@ -101,7 +103,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       `provider: ${detector.provider} (asked: ${argv.provider}); ${inputs.length} input(s)` +
         `${sets ? ` (${sets} channel set(s) merged on the fly, mode ${argv.mode})` : ''}; batch ${batch}, concurrency ${Math.max(batch, concurrency)}\n`,
     );
-    const classNames = argv.classes ? argv.classes.split(',').map((s) => s.trim()) : [];
+    const classNames = argv.classes ? argv.classes.split(',').map((s) => s.trim()) : (storedClasses ?? []);
     const tty = Boolean(process.stderr.isTTY);
     let summary: Awaited<ReturnType<typeof predictFiles>>;
     try {
