@@ -128,11 +128,17 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
   });
 
   // The pipeline window: input j starts loading once fewer than `concurrency` inputs are in flight.
-  const loads = items.map(() => {
+  // Entries are dropped once consumed: a settled promise keeps its decoded image alive otherwise.
+  const loads: ({ promise: Promise<Prepared>; resolve: (p: Prepared) => void } | undefined)[] = items.map(() => {
     let resolve!: (p: Prepared) => void;
     const promise = new Promise<Prepared>((r) => (resolve = r));
     return { promise, resolve };
   });
+  const take = async (j: number): Promise<Prepared> => {
+    const p = await loads[j]!.promise;
+    loads[j] = undefined;
+    return p;
+  };
   let nextStart = 0;
   let inFlight = 0;
   const prepare = async (j: number): Promise<Prepared> => {
@@ -178,7 +184,7 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
   };
 
   for (let i = 0; i < n; ) {
-    const first = await loads[i]!.promise;
+    const first = await take(i);
     if (first.kind !== 'ok') {
       if (first.kind === 'skip') {
         results[i] = first.prediction;
@@ -193,9 +199,11 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
     const group: { i: number; loaded: LoadedInput }[] = [{ i, loaded: first.loaded }];
     const { width, height } = first.loaded.rgb;
     while (group.length < batch && i + group.length < n) {
-      const next = await loads[i + group.length]!.promise;
+      const j = i + group.length;
+      const next = await loads[j]!.promise; // peeked: taken here, or as the next `first`
       if (next.kind !== 'ok' || next.loaded.rgb.width !== width || next.loaded.rgb.height !== height) break;
-      group.push({ i: i + group.length, loaded: next.loaded });
+      loads[j] = undefined;
+      group.push({ i: j, loaded: next.loaded });
     }
     let detections: DetectionResult[] | undefined;
     try {
