@@ -5,6 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GraphBuilder } from '../src/graph/builder.js';
+import { groupNorm } from '../src/graph/blocks.js';
+import { gradTuning } from '../src/graph/grad/tuning.js';
 import { buildGradient } from '../src/graph/autodiff.js';
 import { gradCheck } from '../src/graph/gradcheck.js';
 import { runGraph } from '../src/graph/ort.js';
@@ -71,7 +73,43 @@ test('a parameter used twice accumulates both gradients (shared weights)', async
   const loss = g.op('ReduceSum', [y], { keepdims: 0 });
   const before = g.nodes.length;
   buildGradient(g, { loss, params: ['w'] });
-  assert.equal(g.nodes.slice(before).filter((n) => n.opType === 'Sum').length, 1, 'one accumulation node');
+  // Two contributions accumulate with one Add (three or more with one Sum).
+  assert.equal(g.nodes.slice(before).filter((n) => n.name.includes('Accumulate_grad')).length, 1, 'one accumulation node');
+});
+
+/** mean/var normalization over `axes` from basic ops, as groupNorm() emits it; `extra` uses std a second time. */
+function normalize(g: GraphBuilder, x: ReturnType<GraphBuilder['op']>, axes: number[], extra: boolean): ReturnType<GraphBuilder['op']> {
+  const mean = g.op('ReduceMean', [x], { axes, keepdims: 1 });
+  const c = g.op('Sub', [x, mean]);
+  const std = g.op('Sqrt', [g.op('Add', [g.op('ReduceMean', [g.op('Mul', [c, c])], { axes, keepdims: 1 }), g.scalar(1e-5, 'float64')])]);
+  const n = g.op('Div', [c, std]);
+  return extra ? g.op('Add', [n, g.op('Mul', [std, g.scalar(0.3, 'float64')])]) : n;
+}
+
+test('normalizations built from basic ops get the closed-form gradient (five full-size nodes), matching finite differences', async () => {
+  const cases: [string, (g: GraphBuilder) => ReturnType<GraphBuilder['op']>, boolean][] = [
+    ['GroupNorm', (g) => g.op('Tanh', [groupNorm(g.scope('gn'), g.param('x', rand([2, 4, 3, 3], 11)), 2, rand([4], 12), rand([4], 13))]), true],
+    ['LayerNorm over the last axis', (g) => g.op('Tanh', [normalize(g, g.op('Mul', [g.param('x', rand([3, 5], 14)), g.param('s', rand([5], 15))]), [-1], false)]), true],
+    ['std also used elsewhere (not fused)', (g) => g.op('Tanh', [normalize(g, g.op('Mul', [g.param('x', rand([3, 5], 16)), g.param('s', rand([5], 17))]), [1], true)]), false],
+  ];
+  for (const [name, build, fused] of cases) {
+    const res = await gradCheck({ seed: 21, build });
+    assert.ok(res.maxRelErr < 1e-6, `${name}: ${JSON.stringify(res.entries)}`);
+    const g = new GraphBuilder();
+    const loss = g.op('ReduceSum', [build(g)], { keepdims: 0 });
+    const before = g.nodes.length;
+    buildGradient(g, { loss, params: g.paramNames });
+    const added = g.nodes.slice(before);
+    assert.equal(added.some((n) => n.opType === 'Neg'), !fused, `${name}: ${added.map((n) => n.opType).join(' ')}`);
+  }
+  // The switch restores the node-by-node chain rule (same gradient).
+  gradTuning.fuseNormalizations = false;
+  try {
+    const res = await gradCheck({ seed: 21, build: cases[0]![1] });
+    assert.ok(res.maxRelErr < 1e-6);
+  } finally {
+    gradTuning.fuseNormalizations = true;
+  }
 });
 
 test('seeded segments chain: grad of segment 1 fed with grad.<output> from segment 2 equals the whole-graph gradient', async () => {

@@ -13,6 +13,8 @@ import { refName } from './builder.js';
 import { isFloat } from './dtype.js';
 import { GradContext, type GradRule } from './grad/context.js';
 import { GRAD_RULES } from './grad/index.js';
+import { matchNormalizations, normalizationGrad } from './grad/fused.js';
+import { gradTuning } from './grad/tuning.js';
 import { type Value, filled, formatShape } from './values.js';
 
 /** What to differentiate. */
@@ -89,16 +91,29 @@ export function buildGradient(g: GraphBuilder, opts: GradientOptions): Gradients
     if (done) return done;
     const list = contributions.get(name);
     if (!list || list.length === 0) return undefined;
-    const sum = list.length === 1 ? list[0]! : gs.op('Sum', list, {}, { name: 'Accumulate_grad' });
+    // Two contributions (residual branches, the common case) as Add: onnxruntime runs Add on its
+    // thread pool, variadic Sum on one thread.
+    const sum = list.length === 1 ? list[0]! : gs.op(list.length === 2 ? 'Add' : 'Sum', list, {}, { name: 'Accumulate_grad' });
     totals.set(name, sum);
     return sum;
   };
   for (const [name, v] of seeds) if (needed.has(name)) push(name, v);
 
+  // Multi-node patterns with a cheaper closed-form gradient (normalizations): the Div node's
+  // rule sends the gradient straight to the normalized input, so the pattern's inner nodes get none.
+  const fused = gradTuning.fuseNormalizations ? matchNormalizations(g, nodes, (name) => dependsOnTarget.has(name), new Set(seeds.keys())) : new Map();
   const cache = new Map<string, Value>();
   for (const n of active) {
     const dys = n.outputs.map((o) => (needed.has(o) ? total(o) : undefined));
     if (dys.every((d) => d === undefined)) continue;
+    const norm = fused.get(n.name);
+    if (norm && needed.has(norm.x) && dys[0]) {
+      const ctx = new GradContext(gs, n, (name) => needed.has(name), cache);
+      const dx = normalizationGrad(ctx, norm, dys[0]);
+      checkGradShape(n.name, 'normalization', g.value(norm.x), dx);
+      push(norm.x, dx);
+      continue;
+    }
     const rule: GradRule | undefined = GRAD_RULES[n.opType];
     if (!rule) throw new Error(`autodiff: node ${n.name} (${n.opType}): no gradient rule for op ${n.opType}`);
     const ctx = new GradContext(gs, n, (name) => needed.has(name), cache);

@@ -65,6 +65,12 @@ export class GradContext {
     if (!c) this.cache.set(key, (c = this.g.constant(scalar(dtype, v), 'grad_scalar')));
     return c;
   }
+  /** A value cached under `key` for the whole gradient build (shared constants), made once by `make`. */
+  cached(key: string, make: () => Value): Value {
+    let c = this.cache.get(key);
+    if (!c) this.cache.set(key, (c = make()));
+    return c;
+  }
   /** A cached int64 vector constant (axes, shapes, pads). */
   ints(values: number[]): Value {
     const key = `ints:${values.join(',')}`;

@@ -3,14 +3,17 @@
  *
  * Conv: the input gradient is a Conv of dY with the flipped, transposed weight for stride 1, else
  * a ConvTranspose of dY with the same weight; the weight gradient is
- * an explicit im2col (the kh·kw strided slices of the padded input, stacked) multiplied with dY
- * (one Gemm when batch = groups = 1, else a batched MatMul per group summed over the batch).
- * The design note measured this faster in onnxruntime than a Conv over transposed tensors.
+ * an explicit im2col of the input multiplied with dY (one Gemm when batch = groups = 1, else a
+ * batched MatMul per group summed over the batch). The im2col is one depthwise Conv with one-hot
+ * kernels (onnxruntime pads, strides and dilates inside its Conv, multi-threaded), not the kh·kw
+ * strided Slices of a padded copy + Concat (single-threaded copies, twice the memory traffic).
+ * The design note measured im2col + Gemm faster in onnxruntime than a Conv over transposed tensors.
  * ConvTranspose: the input gradient is a Conv of dY; the weight gradient is im2col of dY times X.
  */
 import { attrInt, attrInts, attrString } from '../attributes.js';
 import { type Value, tensor } from '../values.js';
 import type { GradContext, GradRule } from './context.js';
+import { gradTuning } from './tuning.js';
 
 interface Geometry {
   kernel: [number, number];
@@ -55,6 +58,24 @@ function im2col(c: GradContext, v: Value, geo: Geometry, out: [number, number]):
   }
   const stacked = taps.length === 1 ? taps[0]! : c.op('Concat', taps, { axis: 2 });
   return c.op('Reshape', [stacked, c.ints([0, 0, kh * kw, oh * ow])]);
+}
+
+/**
+ * im2col of v [N, C, H, W] by one depthwise Conv with one-hot kernels: group C, kh·kw output
+ * channels per group, output channel c·kh·kw + t copies tap t. onnxruntime's Conv does the padding,
+ * strides and dilations itself, so there is no Pad and no kh·kw Slices + Concat. Same layout as
+ * im2col(): [N, C, kh·kw, oh·ow].
+ */
+function im2colConv(c: GradContext, v: Value, cin: number, geo: Geometry, out: [number, number]): Value {
+  const [kh, kw] = geo.kernel;
+  const k = kh * kw;
+  const w = c.cached(`onehot:${v.dtype}:${cin}:${kh}x${kw}`, () => {
+    const data = new Float32Array(cin * k * k);
+    for (let ch = 0; ch < cin; ch++) for (let t = 0; t < k; t++) data[(ch * k + t) * k + t] = 1;
+    return c.g.constant(tensor(v.dtype === 'float64' ? Float64Array.from(data) : data, [cin * k, 1, kh, kw], v.dtype), 'grad_im2col');
+  });
+  const col = c.op('Conv', [v, w], { kernel_shape: [kh, kw], strides: geo.strides, dilations: geo.dilations, pads: geo.pads, group: cin });
+  return c.op('Reshape', [col, c.ints([0, cin, k, out[0] * out[1]])]);
 }
 
 /**
@@ -115,7 +136,7 @@ function conv(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[]
   const { strides: s, dilations: d, pads: p, group: g } = geo;
   let dx: Value | undefined;
   const flippedPads = [0, 1, 2, 3].map((i) => d[i % 2]! * ((i % 2 === 0 ? kh : kw) - 1) - p[i]!);
-  if (c.needs(0) && s[0] === 1 && s[1] === 1 && flippedPads.every((v) => v >= 0) && oh * ow >= FLIPPED_CONV_MIN_PIXELS) {
+  if (c.needs(0) && s[0] === 1 && s[1] === 1 && flippedPads.every((v) => v >= 0) && gradTuning.convInputGrad === 'auto' && oh * ow >= FLIPPED_CONV_MIN_PIXELS) {
     // Stride 1: dX is a plain Conv of dY with the flipped, per-group transposed weight (measured
     // faster in onnxruntime than ConvTranspose, which runs as Gemm + col2im).
     dx = c.op('Conv', [dy, flipTranspose(c, w, g)], { pads: flippedPads, dilations: d, group: g, kernel_shape: [kh, kw] });
@@ -128,7 +149,8 @@ function conv(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[]
   }
   let dw: Value | undefined;
   if (c.needs(1)) {
-    const col = im2col(c, x, geo, [oh, ow]);
+    const useConv = gradTuning.im2col === 'conv' && kh * kw > 1;
+    const col = useConv ? im2colConv(c, x, cin, geo, [oh, ow]) : im2col(c, x, geo, [oh, ow]);
     const n = typeof xd[0] === 'number' ? xd[0] : null;
     const prod = groupedProduct(c, dy, col, n, g, o / g, cin / g, kh * kw, oh * ow);
     dw = c.op('Reshape', [prod, c.ints([o, cg, kh, kw])]);

@@ -47,8 +47,11 @@ const unary =
 const zero = (c: GradContext): Value => c.scalar(0, c.x(0).dtype);
 const one = (c: GradContext): Value => c.scalar(1, c.x(0).dtype);
 
-/** Gradient passes where x > 0 (0 at x = 0, as torch). */
-const relu = unary((c, dy) => c.op('Where', [c.op('Greater', [c.x(0), zero(c)]), dy, zero(c)]));
+/**
+ * Gradient passes where x > 0 (0 at x = 0, as torch), tested on the output (y > 0 ⇔ x > 0): the
+ * next layer keeps y alive anyway, so x can be freed after the forward.
+ */
+const relu = unary((c, dy) => c.op('Where', [c.op('Greater', [c.y(0), zero(c)]), dy, zero(c)]));
 /** LeakyRelu: dy where x > 0, alpha·dy elsewhere. */
 const leakyRelu = unary((c, dy) => {
   const alpha = c.scalar(attrFloat(c.node.attrs, 'alpha', 0.01), c.x(0).dtype);
