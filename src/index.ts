@@ -45,3 +45,5 @@ export { DetectorTrainer, DETECTOR_LOSS_COMPONENTS, type DetectorTrainerOptions,
 export { detectorPass, POOLED_LEVELS, SEGMENT1_CHAINED, type SegmentedDetector, type SegmentSessions, type StepSample, type StepSampleSource, type DetectorPass } from './train/detector-step.js';
 export { trainDetector, resolveDataSource, TRAIN_FILES, type TrainDetectorOptions, type TrainDetectorResult, type TrainEvent, type EpochRecord, type DataSource } from './train/detector-fit.js';
 export { learningCurveSvg, renderLearningCurve, type CurveStep, type CurveEpoch, type LearningCurveOptions } from './render/learning-curve.js';
+export * from './eval/index.js';
+export * from './render/pr-curve.js';
