@@ -56,6 +56,7 @@ test('listPredictInputs: sets and images of a folder in sorted order, a lone cha
   assert.deepEqual(inputs.map((i) => `${i.kind}:${i.name}`), ['image:b-merged', 'channels:deep', 'channels:kaggle']);
   assert.equal(problems.length, 1);
   assert.match(problems[0]!.reason, /set lonely: missing green, blue, yellow/);
+  assert.equal(problems[0]!.image, path.join(dir, 'lonely'));
 
   const alone = await listPredictInputs([path.join(dir, 'kaggle_yellow.png')]);
   assert.equal(alone.inputs.length, 1);

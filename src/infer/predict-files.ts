@@ -115,7 +115,7 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
     o.onFailure?.(f);
     progress.tick(false);
   };
-  for (const p of o.problems ?? []) fail(-1, { image: p.name, files: p.files, reason: p.reason });
+  for (const p of o.problems ?? []) fail(-1, { image: p.image, files: p.files, reason: p.reason });
   let skipped = 0;
 
   // Two inputs with one output name would overwrite each other's files: the later one fails.

@@ -22,6 +22,8 @@ export type PredictInput =
 /** An input that cannot be predicted (reported, the others run). */
 export interface InputProblem {
   name: string;
+  /** Reported like a prediction's `image`: `{folder}/{id}` for a set. */
+  image: string;
   reason: string;
   files: string[];
 }
@@ -80,7 +82,7 @@ export async function listPredictInputs(args: readonly string[]): Promise<{ inpu
       // One sorted order for sets and plain images together (by output stem, then kind).
       entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
       entries.forEach(add);
-      for (const s of incomplete) problem({ name: s.id, reason: s.reason, files: Object.values(s.found).flat() as string[] });
+      for (const s of incomplete) problem({ name: s.id, image: path.join(arg, s.id), reason: s.reason, files: Object.values(s.found).flat() as string[] });
       continue;
     }
     const parsed = parseChannelFileName(path.basename(arg));
@@ -94,7 +96,7 @@ export async function listPredictInputs(args: readonly string[]): Promise<{ inpu
     if (set) add({ kind: 'channels', name: set.id, set });
     else {
       const bad = incomplete.find((s) => s.id === parsed.id);
-      problem({ name: parsed.id, reason: bad?.reason ?? `set ${parsed.id}: channel files not found beside ${arg}`, files: bad ? (Object.values(bad.found).flat() as string[]) : [arg] });
+      problem({ name: parsed.id, image: path.join(dir, parsed.id), reason: bad?.reason ?? `set ${parsed.id}: channel files not found beside ${arg}`, files: bad ? (Object.values(bad.found).flat() as string[]) : [arg] });
     }
   }
   return { inputs, problems };
