@@ -93,3 +93,34 @@ test('bad arguments exit with 2 and name the flag', async () => {
     assert.match(r.stderr, cases[i]![1]);
   });
 });
+
+test('--time-budget stops after the step that crosses it, SIGINT at the next step boundary; both save checkpoint-last', async () => {
+  const set = await writeSquareSet(4, 64, 5);
+  const common = ['--data', set.vocDir, '--images', set.imageDir, '--min-size', '64', '--max-size', '64', '--batch', '1', '--threads', '1', '--epochs', '50', '--val-fraction', '0'];
+  const budgetOut = path.join(scratch, 'budget'), sigintOut = path.join(scratch, 'sigint');
+  const budget = run([...common, '--time-budget', '0.0001', '--out', budgetOut, '--json']);
+  const sigint = new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, 'train', ...common, '--out', sigintOut], { cwd: scratch });
+    let stderr = '', sent = false;
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (!sent && /step 1\/200/.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+  const [b, s] = await Promise.all([budget, sigint]);
+  assert.equal(b.status, 0, b.stderr);
+  const summary = JSON.parse(b.stdout);
+  assert.equal(summary.stopped, 'time-budget');
+  assert.equal(summary.steps, 1);
+  assert.equal((await loadCheckpoint(path.join(budgetOut, 'checkpoint-last.safetensors'))).step, 1);
+  assert.equal(s.status, 0, s.stderr);
+  assert.match(s.stderr, /stopped \(interrupted\) at step (\d+)/);
+  const stepsDone = Number(/stopped \(interrupted\) at step (\d+)/.exec(s.stderr)![1]);
+  assert.ok(stepsDone >= 1 && stepsDone < 200);
+  assert.equal((await loadCheckpoint(path.join(sigintOut, 'checkpoint-last.safetensors'))).step, stepsDone);
+});
