@@ -175,6 +175,9 @@ const f32: Case[] = [
   { name: 'Conv stride 1 pad larger than the kernel reach (ConvTranspose path)', build: (g) => conv(g, [1, 2, 4, 4], [3, 2, 3, 3], { pads: [3, 3, 3, 3] }) },
   { name: 'Conv 1x1 (batch 1: Gemm path)', build: (g) => conv(g, [1, 5, 4, 4], [3, 5, 1, 1], {}) },
   { name: 'Conv 7x7 stride 2 pad 3 (ResNet stem)', build: (g) => conv(g, [1, 3, 16, 16], [4, 3, 7, 7], { strides: [2, 2], pads: [3, 3, 3, 3] }) },
+  { name: 'Conv 5x5 stride 2 no pad, a leftover row (transposed-Conv dW path + Slice)', build: (g) => conv(g, [1, 2, 12, 13], [3, 2, 5, 5], { strides: [2, 2] }) },
+  { name: 'Conv 5x5 dilation 2 asymmetric pads (transposed-Conv dW path)', build: (g) => conv(g, [1, 2, 14, 12], [3, 2, 5, 5], { dilations: [2, 2], pads: [1, 2, 0, 1] }) },
+  { name: 'Conv 7x7 stride 2 pad 3, batch 2 (im2col dW path)', build: (g) => conv(g, [2, 3, 16, 16], [4, 3, 7, 7], { strides: [2, 2], pads: [3, 3, 3, 3] }) },
   {
     name: 'ConvTranspose stride 2 pad 1 output_padding 1 groups 2 + bias',
     build: (g) =>

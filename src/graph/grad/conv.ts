@@ -148,7 +148,26 @@ function conv(c: GradContext, dys: (Value | undefined)[]): (Value | undefined)[]
     dx = c.op('ConvTranspose', [dy, w], { strides: s, pads: p, dilations: d, group: g, output_padding: outPad, kernel_shape: [kh, kw] });
   }
   let dw: Value | undefined;
-  if (c.needs(1)) {
+  const n1 = xd[0] === 1;
+  if (c.needs(1) && n1 && g === 1 && kh * kw >= gradTuning.transposedMinTaps) {
+    // Large kernels (the 7×7 stem), batch 1: dWᵀ = Conv(X as C images of 1 channel, dY as O
+    // filters of oh×ow) with the forward stride as dilation and its dilation as stride: no
+    // im2col of our own, and onnxruntime's Gemm has kh·kw (≥ 25) columns, not the 9 that made
+    // this form slow for 3×3 kernels.
+    const xs = c.op('Reshape', [x, c.ints([cin, 1, h, wdt])]);
+    const dys = c.op('Reshape', [dy, c.ints([o, 1, oh, ow])]);
+    const span = (i: 0 | 1, size: number, out: number, k: number): [number, number] => {
+      // Output positions the Conv would give, and the end pad that trims them to k.
+      const full = Math.floor((size + p[i]! + p[i + 2]! - s[i]! * (out - 1) - 1) / d[i]!) + 1;
+      return [full, p[i + 2]! - (full - k) * d[i]!];
+    };
+    const [fh, endH] = span(0, h, oh, kh);
+    const [fw, endW] = span(1, wdt, ow, kw);
+    const trim = endH >= 0 && endW >= 0;
+    let t = c.op('Conv', [xs, dys], { kernel_shape: [oh, ow], strides: d, dilations: s, pads: trim ? [p[0], p[1], endH, endW] : p });
+    if (!trim && (fh !== kh || fw !== kw)) t = c.op('Slice', [t, c.ints([0, 0]), c.ints([kh, kw]), c.ints([2, 3])]);
+    dw = c.op('Transpose', [t], { perm: [1, 0, 2, 3] });
+  } else if (c.needs(1)) {
     const useConv = gradTuning.im2col === 'conv' && kh * kw > 1;
     const col = useConv ? im2colConv(c, x, cin, geo, [oh, ow]) : im2col(c, x, geo, [oh, ow]);
     const n = typeof xd[0] === 'number' ? xd[0] : null;

@@ -6,6 +6,8 @@
 export const gradTuning = {
   /** Conv weight gradient's im2col: one depthwise Conv with one-hot kernels ('conv') or Pad + kh·kw Slices + Concat ('slices'). */
   im2col: 'conv' as 'conv' | 'slices',
+  /** Conv weight gradient as a Conv over transposed tensors (batch 1, 1 group) for kernels of at least this many taps. */
+  transposedMinTaps: 25,
   /** Conv input gradient: 'auto' (flipped-weight Conv for stride 1 on ≥ 1024 output pixels, else ConvTranspose), or always 'convTranspose'. */
   convInputGrad: 'auto' as 'auto' | 'convTranspose',
   /** Closed-form gradient of normalizations built from basic ops (src/graph/grad/fused.ts). */
