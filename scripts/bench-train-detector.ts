@@ -1,0 +1,62 @@
+/**
+ * Seconds per Faster R-CNN training step (DetectorTrainer.trainStep: data, both segments,
+ * targets, proposals, RoIAlign forward/backward, optimizer) on synthetic SIZE×SIZE images with 4
+ * boxes, seeded random weights. Env: PRESET (light), SIZE (512), BATCH (2), STEPS (4, after one
+ * untimed first step that builds segment 1's training model), THREADS (2).
+ *
+ *   node dist/scripts/bench-train-detector.js
+ *   PRESET=resnet18-fpn-gn node dist/scripts/bench-train-detector.js
+ */
+import os from 'node:os';
+import { DetectionLoader } from '../src/data/loader.js';
+import type { DetectionDataset } from '../src/data/dataset.js';
+import { fasterRcnnConfig } from '../src/models/presets.js';
+import { RandomWeights } from '../src/models/weights.js';
+import { DetectorTrainer } from '../src/train/detector-trainer.js';
+import { Rng } from '../src/util/rng.js';
+import { median } from './bench-util.js';
+
+const preset = process.env.PRESET ?? 'light';
+const size = Number(process.env.SIZE ?? 512);
+const batch = Number(process.env.BATCH ?? 2);
+const steps = Number(process.env.STEPS ?? 4);
+const threads = Number(process.env.THREADS ?? 2);
+
+/** An in-memory dataset of bright squares on a dark background (no decoding in the timing). */
+function syntheticDataset(count: number): DetectionDataset {
+  const samples = Array.from({ length: count }, (_, i) => {
+    const rng = new Rng(i + 1);
+    const data = new Float32Array(3 * size * size).fill(0.1);
+    const boxes: number[] = [];
+    for (let k = 0; k < 4; k++) {
+      const w = Math.round(size * (0.05 + 0.1 * rng.next()));
+      const x = rng.int(0, size - w - 1), y = rng.int(0, size - w - 1);
+      for (let c = 0; c < 3; c++) for (let yy = y; yy < y + w; yy++) data.fill(0.9, c * size * size + yy * size + x, c * size * size + yy * size + x + w);
+      boxes.push(x, y, x + w, y + w);
+    }
+    return { id: String(i), image: { data, height: size, width: size }, target: { boxes: Float32Array.from(boxes), labels: Int32Array.from([1, 2, 1, 2]) } };
+  });
+  return {
+    size: count,
+    get: async (i: number) => ({ ...samples[i]!, target: { boxes: samples[i]!.target.boxes.slice(), labels: samples[i]!.target.labels.slice() } }),
+  } as unknown as DetectionDataset;
+}
+
+const loader = new DetectionLoader(syntheticDataset(Math.max(4, 2 * batch)), { batchSize: batch });
+const config = fasterRcnnConfig(preset, { arch: { numClasses: 3 }, transform: { minSize: size, maxSize: size } });
+let t = performance.now();
+const trainer = await DetectorTrainer.create({ config, weights: new RandomWeights(0), optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }, loader, threads: { intraOp: threads, optimizer: threads } });
+console.log(`${preset} ${size}x${size} batch ${batch}, ${threads} threads; create ${((performance.now() - t) / 1000).toFixed(1)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+const wall: number[] = [], cpu: number[] = [];
+for (let i = 0; i <= steps; i++) {
+  t = performance.now();
+  const c0 = process.cpuUsage();
+  const r = await trainer.trainStep();
+  const c = process.cpuUsage(c0);
+  const w = (performance.now() - t) / 1000, u = (c.user + c.system) / 1e6;
+  const stages = Object.entries(r.timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`).join(', ');
+  console.log(`step ${i}${i === 0 ? ' (builds segment 1)' : ''}: ${w.toFixed(2)} s wall, ${u.toFixed(2)} s CPU; loss ${r.losses.total.toFixed(3)}; ${stages}`);
+  if (i > 0) { wall.push(w); cpu.push(u); }
+}
+console.log(`median of ${steps}: ${median(wall).toFixed(2)} s wall, ${median(cpu).toFixed(2)} s CPU per step; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+await trainer.release();
