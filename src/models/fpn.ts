@@ -9,7 +9,7 @@
  * the norm is `inner_blocks.0.1.weight` / `.bias`.
  */
 import type { GraphBuilder } from '../graph/builder.js';
-import type { Value } from '../graph/values.js';
+import { type Value, tensor } from '../graph/values.js';
 import { type BuildContext, conv, norm } from './layers.js';
 
 /** FPN output names in torchvision's OrderedDict order. */
@@ -24,8 +24,18 @@ function convNorm(ctx: BuildContext, s: GraphBuilder, x: Value, inC: number, out
  * FPN under scope `s` (e.g. `backbone.fpn`) over the stage outputs `stages` (finest first) with
  * `inChannels` each. `withNorm` adds the configured normalisation after each conv (torchvision's
  * FPN norm_layer; our GroupNorm presets). Returns [P2, P3, P4, P5, P6].
+ *
+ * `exactDoubling`: the caller guarantees every stage is exactly twice the next one's size (the
+ * input is a multiple of 32, as GeneralizedRCNNTransform's padding makes it). The top-down
+ * upsampling is then a Resize by constant scales [1, 1, 2, 2] -- the same floor(dst / 2) source
+ * pixels as F.interpolate(size=lateral) -- which ONNX Runtime's NCHWc layout transformer runs in
+ * its blocked layout (its Upsample kernel) instead of reordering the maps to NCHW and back around
+ * a Resize by `sizes`. Without it (default), the output size comes from the lateral's shape and
+ * any input size works.
  */
-export function fpn(ctx: BuildContext, s: GraphBuilder, stages: Value[], inChannels: readonly number[], outChannels: number, withNorm: boolean): Value[] {
+export function fpn(
+  ctx: BuildContext, s: GraphBuilder, stages: Value[], inChannels: readonly number[], outChannels: number, withNorm: boolean, exactDoubling = false,
+): Value[] {
   const inner = s.scope('inner_blocks');
   const layer = s.scope('layer_blocks');
   const last = stages.length - 1;
@@ -35,9 +45,10 @@ export function fpn(ctx: BuildContext, s: GraphBuilder, stages: Value[], inChann
     const lateral = convNorm(ctx, inner.scope(i), stages[i]!, inChannels[i]!, outChannels, 1, withNorm);
     // F.interpolate(last_inner, size=lateral.shape[-2:], mode='nearest'): torch's nearest picks
     // floor(dst * in / out), ONNX's asymmetric + floor the same; N and C equal the lateral's.
-    const topDown = s.op('Resize', [lastInner, '', '', s.op('Shape', [lateral])], {
-      mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor',
-    }, { name: 'Resize' });
+    const mode = { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' };
+    const topDown = exactDoubling
+      ? s.op('Resize', [lastInner, '', s.constant(tensor(new Float32Array([1, 1, 2, 2]), [4]), 'upsample_scales')], mode, { name: 'Resize' })
+      : s.op('Resize', [lastInner, '', '', s.op('Shape', [lateral])], mode, { name: 'Resize' });
     lastInner = s.op('Add', [lateral, topDown]);
     results.unshift(convNorm(ctx, layer.scope(i), lastInner, outChannels, outChannels, 3, withNorm));
   }
