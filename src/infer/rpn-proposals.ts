@@ -48,15 +48,40 @@ export function topKIndices(values: Float32Array, k: number): Int32Array {
   const n = values.length;
   k = Math.min(k, n);
   if (k <= 0) return new Int32Array(0);
-  // The k-th largest value from a native numeric sort (no comparator calls), then only the
-  // candidates at or above it are ordered with the comparator.
-  const threshold = values.slice().sort()[n - k]!;
+  // The k-th largest value by selection on a copy (O(n); a NaN anywhere falls back to the
+  // native sort, which orders NaN last), then only the candidates at or above it are ordered.
+  const threshold = kthSmallest(values.slice(), n - k);
   const idx: number[] = [];
   for (let i = 0; i < n; i++) if (values[i]! > threshold) idx.push(i);
   // Ties at the threshold: the lowest indices fill the remaining places.
   for (let i = 0; i < n && idx.length < k; i++) if (values[i] === threshold) idx.push(i);
   idx.sort((a, b) => values[b]! - values[a]! || a - b);
   return Int32Array.from(idx);
+}
+
+/** The value at sorted position `pos` of `a` (ascending, as TypedArray#sort orders it); reorders `a`. */
+function kthSmallest(a: Float32Array, pos: number): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== a[i]) return a.sort()[pos]!;
+  let lo = 0, hi = a.length - 1;
+  while (lo < hi) {
+    // Hoare partition around the median of three.
+    const x = a[lo]!, y = a[(lo + hi) >> 1]!, z = a[hi]!;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i++] = a[j]!;
+        a[j--] = t;
+      }
+    }
+    if (pos <= j) hi = j;
+    else if (pos >= i) lo = i;
+    else return a[pos]!;
+  }
+  return a[pos]!;
 }
 
 /**
