@@ -15,7 +15,7 @@
  *    including transform and postprocess).
  * 2. Each side runs in its own child process, so that each peak RSS is its own: ours (a Node
  *    child: Detector.load of the weights, default resnet50-fpn config), ORT-export (a Node child:
- *    an onnxruntime-node session over model.onnx with the session options ours uses) and torch
+ *    an onnxruntime-node session over model.onnx with ORT's standard CPU options) and torch
  *    eager (scripts/export_torchvision.py --serve, which rebuilds the same seeded model; its
  *    weights file is checked byte for byte against the export's). THREADS intra-op threads
  *    (1 inter-op) everywhere. Timed runs include the uint8 → float conversion on every side.
@@ -34,7 +34,6 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { Detector } from '../src/infer/detector.js';
-import { ortOptions } from '../src/infer/providers.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { packageRoot } from '../src/native.js';
 import { median } from './bench-util.js';
@@ -90,12 +89,18 @@ async function worker(side: 'ours' | 'ort', dir: string): Promise<void> {
     release = () => det.release();
   } else {
     const file = path.join(dir, 'model.onnx');
-    let session = await ort.InferenceSession.create(file, ortOptions('cpu', threads));
+    // The reference keeps ORT's standard CPU options (all graph optimizations, THREADS intra-op
+    // threads, one inter-op), fixed here so that tuning our sessions never changes it.
+    const options = (profilePrefix?: string): ort.InferenceSession.SessionOptions => ({
+      executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1,
+      ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
+    });
+    let session = await ort.InferenceSession.create(file, options());
     run = async (prof) => {
       if (prof) {
         await session.release();
         mkdirSync(profDir, { recursive: true });
-        session = await ort.InferenceSession.create(file, ortOptions('cpu', threads, path.join(profDir, 'ort')));
+        session = await ort.InferenceSession.create(file, options(path.join(profDir, 'ort')));
         await run(false);
       }
       // torchvision's to_tensor: uint8 HWC → float CHW / 255 (the export normalises, resizes, pads).
