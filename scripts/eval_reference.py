@@ -3,6 +3,8 @@
 
     /usr/bin/python3 scripts/eval_reference.py [--out DIR]     (numpy only; writes DIR/reference.json,
                                                               default test/fixtures/eval)
+    /usr/bin/python3 scripts/eval_reference.py --input DATA.json   (the figures for other data on stdout:
+                                                              {numClasses, minScore, images} as in the fixture)
 
 pycocotools is not installable on this machine (no Debian package, no pip network), so this
 script is NOT pycocotools or py-faster-rcnn: it is an independent numpy transcription, written
@@ -373,16 +375,11 @@ class CocoEvalTranscription:
 
 # ----------------------------------------------------------------------------- output
 
-def main():
-    out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'eval')
-    if '--out' in sys.argv:
-        out_dir = sys.argv[sys.argv.index('--out') + 1]
-    images = make_images(np.random.RandomState(SEED))
-
+def expected_figures(images):
+    """Both protocols on `images` (the fixture's layout): the figures the test compares."""
     coco = CocoEvalTranscription(images)
     coco.evaluate()
     coco.accumulate()
-
     per_class = []
     for k, label in enumerate(range(1, NUM_CLASSES + 1)):
         rec, prec, ap, ap07, nd, npos = voc_eval(images, label)
@@ -397,16 +394,32 @@ def main():
         })
     s = coco.precision[:, :, :, 0, -1]
     defined = lambda key: [c[key] for c in per_class if c[key] is not None]
+    return {
+        'map50': float(np.mean(defined('ap50'))),
+        'map50_11pt': float(np.mean(defined('ap50_11pt'))),
+        'mapCoco': float(np.mean(s[s > -1])),
+        'perClass': per_class,
+    }
+
+
+def main():
+    global NUM_CLASSES, MIN_SCORE
+    out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'eval')
+    if '--out' in sys.argv:
+        out_dir = sys.argv[sys.argv.index('--out') + 1]
+    if '--input' in sys.argv:
+        # Other data (e.g. the test's BCCD-derived set): {numClasses, minScore, images} in, figures out.
+        with open(sys.argv[sys.argv.index('--input') + 1]) as f:
+            given = json.load(f)
+        NUM_CLASSES, MIN_SCORE = given['numClasses'], given['minScore']
+        json.dump(expected_figures(given['images']), sys.stdout, separators=(',', ':'))
+        return
+    images = make_images(np.random.RandomState(SEED))
     doc = {
         'about': 'scripts/eval_reference.py: numpy transcription of voc_eval.py and pycocotools COCOeval (bbox); not the packages themselves',
         'seed': SEED, 'numClasses': NUM_CLASSES, 'minScore': MIN_SCORE,
         'images': images,
-        'expected': {
-            'map50': float(np.mean(defined('ap50'))),
-            'map50_11pt': float(np.mean(defined('ap50_11pt'))),
-            'mapCoco': float(np.mean(s[s > -1])),
-            'perClass': per_class,
-        },
+        'expected': expected_figures(images),
     }
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, 'reference.json'), 'w') as f:

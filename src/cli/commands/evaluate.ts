@@ -114,7 +114,8 @@ async function loadGroundTruth(file: string, format: AnnotationFormat, images: s
   gt.issues.slice(0, MAX_ISSUE_LINES).forEach((i) => process.stderr.write(`${formatIssue(i)}\n`));
   if (gt.issues.length > MAX_ISSUE_LINES) process.stderr.write(`… ${gt.issues.length - MAX_ISSUE_LINES} more issue(s) in ${file}\n`);
   if (gt.fatal.length > 0) {
-    throw new CliError(`ground truth ${file}: ${gt.fatal.length} file(s) or entries unusable (${listed([...new Set(gt.fatal.map((i) => i.file))], 5)}); fix them or leave them out, evaluating without them would be wrong`);
+    const hint = format === 'csv' && images === undefined ? ' (a CSV has no image sizes: give --images DIR)' : '';
+    throw new CliError(`ground truth ${file}: ${gt.fatal.length} file(s) or entries unusable (${listed([...new Set(gt.fatal.map((i) => i.file))], 5)})${hint}; fix them or leave them out, evaluating without them would be wrong`);
   }
   if (gt.images.length === 0) throw new CliError(`ground truth ${file}: no images`);
   return gt;
