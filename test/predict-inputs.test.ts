@@ -5,9 +5,10 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { fixturesDir } from './helpers.js';
+import { fixturesDir, sharedData } from './helpers.js';
 import { CHANNEL_NAMES } from '../src/hpa/channels.js';
 import { decodeChannel } from '../src/hpa/decode.js';
+import { mergeSet } from '../src/hpa/merge-set.js';
 import { listPredictInputs } from '../src/infer/predict-inputs.js';
 import { loadPredictInput } from '../src/infer/predict-load.js';
 import { type Plane, boxMeans, channelPlane } from '../src/infer/predict-means.js';
@@ -140,4 +141,23 @@ test('resolveModelConfig: a checkpoint brings its preset and overrides; --preset
   assert.equal(await storedModelConfig(export_), undefined);
   assert.equal((await resolveModelConfig(export_, undefined)).preset, 'resnet50-fpn');
   assert.equal((await resolveModelConfig(export_, 'light')).preset, 'light');
+});
+
+test('real data: a 2048² HPA field merges as mergeSet does, raw green means by brute force; lone Kaggle channels are reported', async (t) => {
+  const fields = sharedData(t, 'hpa', 'fields');
+  if (!fields) return;
+  const { inputs } = await listPredictInputs([path.join(fields, '800_A6_1_green.jpg')]);
+  assert.equal(inputs.length, 1);
+  const input = inputs[0]!;
+  assert.ok(input.kind === 'channels');
+  const loaded = await loadPredictInput(input);
+  assert.ok(Buffer.from(loaded.rgb.data).equals((await mergeSet(input.set)).rgb), 'same pixels as hpa-detect merge');
+  const box = [700.4, 900.2, 851.7, 1010.9];
+  const [m] = boxMeans(loaded.planes, [box]);
+  loaded.planes.forEach((p, c) => assert.equal(m![c], bruteMean(p, box), `${loaded.channels[c]} mean`));
+  const kaggle = sharedData(t, 'hpa', 'kaggle-channels');
+  if (!kaggle) return;
+  const lone = await listPredictInputs([kaggle]);
+  assert.equal(lone.inputs.length, 0);
+  assert.equal(lone.problems.length, 200, 'each file is one channel of a different id');
 });

@@ -77,7 +77,10 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       throw new CliError((err as Error).message);
     }
     const { inputs, problems } = found;
-    if (inputs.length === 0 && problems.length === 0) throw new CliError(`no images (png, jpg, tif, webp) or channel sets in ${argv.images.join(', ')}`);
+    if (inputs.length === 0) {
+      const why = problems.length > 0 ? `; ${problems.length} incomplete channel set(s):\n${problems.map((p) => `  ${p.image}: ${p.reason}`).join('\n')}` : '';
+      throw new CliError(`no images (png, jpg, tif, webp) or complete channel sets in ${argv.images.join(', ')}${why}`);
+    }
 
     const cli: ConfigOverrides = { transform: { ...(argv['min-size'] ? { minSize: argv['min-size'] } : {}), ...(argv['max-size'] ? { maxSize: argv['max-size'] } : {}) } };
     let detector: Detector;
