@@ -58,7 +58,7 @@ export interface PredictFilesOptions extends LoadOptions {
   progress?: boolean;
   /** Inputs found unusable before the run (e.g. incomplete channel sets): reported as failures. */
   problems?: readonly InputProblem[];
-  /** Called once per input as it finishes (in completion order, which is input order). */
+  /** Called once per input as its outputs are written (completion order; the results are in input order). */
   onImage?: (p: ImagePrediction, index: number, total: number, skipped: boolean) => void;
   onFailure?: (f: PredictFailure) => void;
 }
