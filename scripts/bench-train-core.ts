@@ -6,6 +6,9 @@
  * and input, in the same run.
  *
  *   npm run bench:train-core          (REPS=n timed steps each, default 5; SIZE=512)
+ *   AB=1 npm run bench:train-core     also times the training graph built with the earlier
+ *                                     gradient formulations (gradTuning: slices im2col, node-by-node
+ *                                     normalization gradient, im2col for the stem) in the same run
  *
  * Prints: torch's BLAS (config line and the library mapped into the process), the gradient check
  * (relative error ‖ours − torch‖/‖torch‖ per parameter tensor), medians of wall time (forward,
@@ -22,6 +25,7 @@ import * as ort from 'onnxruntime-node';
 import { buildTrainingArtifacts } from '../src/graph/artifacts.js';
 import { toHostTensors } from '../src/graph/host-tensor.js';
 import { serializeModel } from '../src/graph/serialize.js';
+import { gradTuning } from '../src/graph/grad/tuning.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { packageRoot } from '../src/native.js';
 import { TrainerOptimizer, type ParamBuffer } from '../src/train/trainer-optimizer.js';
@@ -29,6 +33,7 @@ import { Rng } from '../src/util/rng.js';
 import { resnet18GnClassifier, trainingFlops } from './resnet18-gn-classifier.js';
 
 const REPS = Number(process.env.REPS ?? 5);
+const AB = process.env.AB === '1';
 const SIZE = Number(process.env.SIZE ?? 512);
 const CLASSES = 4;
 const SGD = { kind: 'sgd' as const, lr: 1e-3, momentum: 0.9 };
@@ -89,6 +94,15 @@ async function main(): Promise<void> {
     const trainS = await ort.InferenceSession.create(serializeModel(art.training), opts);
     const evalS = await ort.InferenceSession.create(serializeModel(art.eval), opts);
     const buildS = (performance.now() - tBuild) / 1000;
+    let oldS: ort.InferenceSession | undefined;
+    if (AB) {
+      const saved = { ...gradTuning };
+      Object.assign(gradTuning, { im2col: 'slices', fuseNormalizations: false, transposedMinTaps: Infinity });
+      const old = buildTrainingArtifacts({ graph: net.graph, trainable: params, loss: net.loss });
+      Object.assign(gradTuning, saved);
+      oldS = await ort.InferenceSession.create(serializeModel(old.training), opts);
+    }
+    const oldTrain: number[] = [];
     const buffers = new Map<string, ParamBuffer>(params.map((p) => [p, { data: Float32Array.from(weights.get(p)!.data as Float32Array), shape: [...weights.get(p)!.dims] }]));
     const optimizer = new TrainerOptimizer(SGD, buffers, 2);
     const feeds = (): Record<string, ort.Tensor> => {
@@ -129,6 +143,11 @@ async function main(): Promise<void> {
       const opt = performance.now() - t0;
       const cpu = cpuMs(process.cpuUsage(c0));
       const r = await torch.ask('step');
+      if (oldS) {
+        t0 = performance.now();
+        await oldS.run(feeds());
+        if (i >= 0) oldTrain.push(performance.now() - t0);
+      }
       if (i < 0) continue;
       ours.fwd.push(fwd), ours.train.push(train), ours.opt.push(opt), ours.step.push(train + opt), ours.cpu.push(cpu);
       theirs.fwd.push(r.fwd_ms!), theirs.bwd.push(r.bwd_ms!), theirs.opt.push(r.opt_ms!), theirs.step.push(r.fwd_ms! + r.bwd_ms! + r.opt_ms!), theirs.cpu.push(r.cpu_ms!);
@@ -137,6 +156,7 @@ async function main(): Promise<void> {
     torch.quit();
     await trainS.release();
     await evalS.release();
+    await oldS?.release();
 
     const flops = trainingFlops(net);
     const gflop = (flops.forward + flops.backward) / 1e9;
@@ -156,6 +176,7 @@ async function main(): Promise<void> {
     row('torch eager', median(theirs.fwd), median(theirs.bwd), median(theirs.opt), torchStep, median(theirs.cpu), torchRss);
     // Our backward = training run (forward + backward) − forward-only eval run.
     row('ours (ORT + native SGD)', median(ours.fwd), median(ours.train) - median(ours.fwd), median(ours.opt), oursStep, median(ours.cpu), process.resourceUsage().maxRSS / 1024);
+    if (AB) console.log(`A/B: training graph (forward + backward) ${s(median(ours.train))} s now vs ${s(median(oldTrain))} s with the earlier formulations (same run, medians; peak RSS above includes both sessions)`);
     console.log(`ratio ours / torch: ${(oursStep / torchStep).toFixed(2)} wall, ${(median(ours.cpu) / median(theirs.cpu)).toFixed(2)} CPU; graph build + session creation ${buildS.toFixed(1)} s (once)`);
     if (offenders.length > 0) process.exitCode = 1;
   } finally {
