@@ -84,6 +84,24 @@ function kthSmallest(a: Float32Array, pos: number): number {
   return a[pos]!;
 }
 
+/** The anchors of the last few (config, padded size) pairs: every image of a size has the same ones. */
+const anchorCache = new Map<string, Float32Array>();
+const ANCHOR_CACHE_SIZE = 4;
+
+/** generateAnchors, remembered (read-only use: callers must not modify the result). */
+function cachedAnchors(levels: readonly AnchorLevel[], imageSize: readonly [number, number], grids: readonly [number, number][]): Float32Array {
+  const key = JSON.stringify([levels, imageSize, grids]);
+  let a = anchorCache.get(key);
+  if (a) {
+    anchorCache.delete(key); // most recent last
+  } else {
+    a = generateAnchors(levels, imageSize, grids);
+    if (anchorCache.size >= ANCHOR_CACHE_SIZE) anchorCache.delete(anchorCache.keys().next().value as string);
+  }
+  anchorCache.set(key, a);
+  return a;
+}
+
 /**
  * RPN proposals for one image. `paddedSize` is the batch tensor's [H, W] (anchor strides are
  * derived from it, as torchvision does), `imageSize` the resized image's [h, w] (for clipping).
@@ -99,7 +117,7 @@ export function rpnProposals(
 ): Proposals {
   const anchorCfg = anchorLevels(anchors);
   if (levels.length !== anchorCfg.length) throw new RangeError(`rpnProposals: ${levels.length} feature levels but ${anchorCfg.length} anchor levels`);
-  const allAnchors = generateAnchors(anchorCfg, paddedSize, levels.map((l) => [l.height, l.width] as [number, number]));
+  const allAnchors = cachedAnchors(anchorCfg, paddedSize, levels.map((l) => [l.height, l.width] as [number, number]));
   const a = anchorCfg[0]!.sizes.length * anchorCfg[0]!.aspectRatios.length;
 
   const selLogits: number[] = [];
