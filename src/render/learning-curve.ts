@@ -31,7 +31,7 @@ export interface LearningCurveOptions {
   panelHeight?: number;
 }
 
-const TOP = 40, GAP = 34, LEFT = 64, RIGHT = 20, BOTTOM = 30;
+const TOP = 40, GAP = 34, LEFT = 64, RIGHT = 20, BOTTOM = 46;
 
 /** The y range of a panel: 0 to a round value above the 98th percentile (early spikes do not flatten the rest). */
 function yMax(values: number[]): number {
@@ -81,12 +81,12 @@ export function learningCurveSvg(steps: readonly CurveStep[], epochs: readonly C
       }
     }
   });
-  const axisY = height - BOTTOM + 18;
+  const axisY = height - BOTTOM + 16;
   for (let k = 0; k <= 4; k++) {
     const s = Math.round((k / 4) * maxStep);
     parts.push(`<text x="${x(s).toFixed(1)}" y="${axisY}" font-size="11" text-anchor="middle" fill="#666">${s}</text>`);
   }
-  parts.push(`<text x="${width - RIGHT}" y="${axisY}" font-size="11" text-anchor="end" fill="#444">step · thin: per step · thick: epoch mean · orange: validation</text>`);
+  parts.push(`<text x="${width - RIGHT}" y="${height - 8}" font-size="11" text-anchor="end" fill="#444">x: step · thin: per step · thick: epoch mean · orange: validation total</text>`);
   parts.push('</svg>');
   return { svg: parts.join('\n'), width, height };
 }
