@@ -5,7 +5,7 @@
  * Images are not needed (VOC and COCO carry their size); with `imageDir` each image is checked and
  * sized, which a CSV needs (it has no size).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadAnnotations, type AnnotationFormat } from '../annotations/load.js';
 import type { AnnotationIssue, ImageAnnotation } from '../annotations/model.js';
@@ -24,7 +24,6 @@ export interface GroundTruthSet {
 
 /** The format of `input` from its name: a folder is VOC, `.json` COCO, anything else a keras-frcnn CSV. */
 export async function guessAnnotationFormat(input: string): Promise<AnnotationFormat> {
-  const { stat } = await import('node:fs/promises');
   const st = await stat(input).catch(() => undefined);
   if (st?.isDirectory() || input.toLowerCase().endsWith('.xml')) return 'voc';
   return input.toLowerCase().endsWith('.json') ? 'coco' : 'csv';
