@@ -23,7 +23,9 @@ import type { AugmentOptions } from '../data/augment.js';
 import { evaluateDetections } from '../eval/map.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { fasterRcnnConfig, type ConfigOverrides, type FasterRcnnConfig } from '../models/presets.js';
-import { FileWeights, RandomWeights, type WeightSource } from '../models/weights.js';
+import { FileWeights, RandomWeights, type ParamRequest, type WeightSource } from '../models/weights.js';
+import type { HostTensor } from '../io/tensor.js';
+import type { Tensor } from '../graph/values.js';
 import { renderLearningCurve } from '../render/learning-curve.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { loadCheckpoint, type JsonValue, type OptimizerConfig } from './checkpoint.js';
@@ -85,7 +87,7 @@ export interface EpochRecord {
 
 /** What trainDetector reports while it runs. */
 export type TrainEvent =
-  | { kind: 'start'; steps: number; stepsPerEpoch: number; startStep: number; trainImages: number; valImages: number; resumed: boolean; config: FasterRcnnConfig }
+  | { kind: 'start'; steps: number; stepsPerEpoch: number; startStep: number; trainImages: number; valImages: number; resumed: boolean; config: FasterRcnnConfig; notes: string[] }
   | { kind: 'step'; result: DetectorStepResult; totalSteps: number; elapsedSeconds: number }
   | { kind: 'epoch'; record: EpochRecord; best: boolean }
   | { kind: 'stop'; reason: TrainDetectorResult['stopped'] };
@@ -137,6 +139,28 @@ export function resolveDataSource(src: DataSource, what = 'data'): { annotations
   const annotations = existsSync(nested) ? nested : src.annotations;
   const jpeg = path.join(path.dirname(annotations), 'JPEGImages');
   return { annotations, format, imageDir: src.images ?? (existsSync(jpeg) ? jpeg : annotations) };
+}
+
+/**
+ * --init weights (a torchvision export or one of our checkpoints): every parameter from the file,
+ * except a box predictor made for another number of classes (e.g. COCO's 91), which starts from
+ * torchvision's random init: the usual fine-tuning recipe. Each replacement is noted.
+ */
+class InitWeights implements WeightSource {
+  private readonly file: FileWeights;
+  private readonly prefix: string;
+  constructor(private readonly tensors: ReadonlyMap<string, HostTensor>, source: string, private readonly fallback: WeightSource, private readonly notes: string[]) {
+    this.prefix = [...tensors.keys()].some((k) => k.startsWith('param/')) ? 'param/' : '';
+    this.file = new FileWeights(tensors, source, this.prefix);
+  }
+  get(req: ParamRequest): Tensor {
+    const t = this.tensors.get(this.prefix + req.name);
+    if (req.name.startsWith('roi_heads.box_predictor.') && t && (t.shape.length !== req.dims.length || t.shape.some((d, i) => d !== req.dims[i]))) {
+      this.notes.push(`--init: ${req.name} is [${t.shape}] in the file, [${req.dims}] for these classes: initialised at random`);
+      return this.fallback.get(req);
+    }
+    return this.file.get(req);
+  }
 }
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
@@ -199,6 +223,7 @@ export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainE
   let weights: WeightSource;
   let optimizer: OptimizerConfig | undefined;
   let classes: string[] | undefined;
+  const notes: string[] = [];
   const resumeFrom = o.resume ? file('last') : undefined;
   if (resumeFrom) {
     if (!existsSync(resumeFrom)) throw new RangeError(`--resume: no ${TRAIN_FILES.last} in ${o.outDir}`);
@@ -216,7 +241,7 @@ export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainE
     config = fasterRcnnConfig(o.preset, o.config);
     if (o.init) {
       const { tensors } = await readSafetensors(o.init);
-      weights = new FileWeights(tensors, o.init, [...tensors.keys()].some((k) => k.startsWith('param/')) ? 'param/' : '');
+      weights = new InitWeights(tensors, o.init, new RandomWeights(settings.seed), notes);
     } else {
       weights = new RandomWeights(settings.seed);
     }
@@ -240,7 +265,7 @@ export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainE
   try {
     if (resumeFrom) await trainer.load(resumeFrom);
     const totalSteps = o.epochs * trainer.stepsPerEpoch;
-    onEvent({ kind: 'start', steps: totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, startStep: trainer.step, trainImages: train.size, valImages: val?.size ?? 0, resumed: resumeFrom !== undefined, config: trainer.config });
+    onEvent({ kind: 'start', steps: totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, startStep: trainer.step, trainImages: train.size, valImages: val?.size ?? 0, resumed: resumeFrom !== undefined, config: trainer.config, notes });
     const useMap = (o.map ?? true) && val !== undefined;
     const save = async (target: string) => trainer.save(target, { run: settings as unknown as JsonValue });
     const writeModelJson = async () => {

@@ -83,6 +83,7 @@ function reporter(json: boolean): (e: TrainEvent) => void {
     if (e.kind === 'start') {
       total = e.steps; startStep = e.startStep; perEpoch = e.stepsPerEpoch;
       every = Math.max(1, Math.floor(perEpoch / 5));
+      for (const note of e.notes) out.write(`${note}\n`);
       out.write(`${e.resumed ? 'resuming at' : 'training from'} step ${e.startStep}/${e.steps} (${e.stepsPerEpoch} steps/epoch; ${e.trainImages} training, ${e.valImages} validation images; preset ${e.config.preset}, ${e.config.arch.numClasses - 1} class(es))\n`);
     } else if (e.kind === 'step') {
       const r = e.result;
