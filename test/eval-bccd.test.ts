@@ -52,7 +52,7 @@ test('BCCD ground truth with synthetic predictions: VOC and COCO AP match the re
     }
     preds.images.push({ image: `pred/${a.filename}`, detections });
   }
-  const paired = pairDetections(gt, preds, classes);
+  const paired = pairDetections(gt, preds, { classes });
   const ours = evaluateDetections(paired.gt, paired.preds, { numClasses: 3, classNames: classes });
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'eval-bccd-'));

@@ -70,12 +70,15 @@ test('unreadable or malformed predictions are errors naming the file and the ent
   await assert.rejects(readPredictions(path.join(dir, 'empty')), /no \.xml files/);
 }));
 
-test('pairing: unmatched names listed, an image predicted twice, classes outside --classes', async () => {
+test('pairing: unmatched names listed, an image predicted twice, classes outside --classes, --ids', async () => {
   const gt = await readGroundTruth(gtDir, 'voc');
   const set = (images: string[]) => ({ kind: 'predictions.json' as const, file: 'p.json', images: images.map((image) => ({ image, detections: [{ className: 'cell', score: 1, box: [0, 0, 1, 1] as [number, number, number, number] }] })), failed: [], warnings: [] });
   assert.throws(() => pairDetections(gt, set(['a.png', 'q.png', 'r.png'])), (e: Error) => e instanceof UnmatchedPredictionsError && /2 predicted image\(s\) have no ground truth: q\.png, r\.png/.test(e.message));
   assert.throws(() => pairDetections(gt, set(['a.png', 'other/a.jpg'])), /both predictions for a\.png/);
-  assert.throws(() => pairDetections(gt, set(['a.png']), ['cell']), /class\(es\) nucleus are not in the class list \(cell\)/);
+  assert.throws(() => pairDetections(gt, set(['a.png']), { classes: ['cell'] }), /class\(es\) nucleus are not in the class list \(cell\)/);
+  const onlyB = pairDetections(gt, set(['a.png', 'b.png']), { ids: ['b'] });
+  assert.deepEqual([onlyB.imageIds, onlyB.gt.length, onlyB.preds.length, onlyB.outsideIds, onlyB.withoutPrediction], [['b'], 1, 1, 1, []]);
+  assert.throws(() => pairDetections(gt, set([]), { ids: ['b', 'zz'] }), /1 id\(s\) have no ground truth: zz/);
   const extra = pairDetections(gt, { ...set([]), images: [{ image: 'a.png', detections: [{ className: 'class1', score: 1, box: [0, 0, 1, 1] }] }] });
   assert.deepEqual([extra.classNames, extra.predictionOnlyClasses], [['cell', 'nucleus', 'class1'], ['class1']]);
 });

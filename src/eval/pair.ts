@@ -23,6 +23,16 @@ export interface PairedDetections {
   withoutPrediction: string[];
   /** Of those, the ones the predictor reported as failed. */
   failed: string[];
+  /** Prediction entries for ground-truth images outside `ids` (left out). */
+  outsideIds: number;
+}
+
+/** Options of {@link pairDetections}. */
+export interface PairOptions {
+  /** Class names in label order (label = index + 1); default: see PairedDetections.classNames. */
+  classes?: readonly string[];
+  /** Evaluate only these image ids (file names without extension, e.g. the lines of val.txt). */
+  ids?: readonly string[];
 }
 
 /** Prediction images that match no ground-truth image; the message lists them. */
@@ -36,8 +46,12 @@ export class UnmatchedPredictionsError extends Error {
 const baseName = (p: string) => path.basename(p.replace(/\\/g, '/'));
 const stem = (p: string) => baseName(p).replace(/\.[^.]*$/, '');
 
-/** Align `preds` with `gt`; `classes` fixes the class order (label = index + 1). */
-export function pairDetections(gt: GroundTruthSet, preds: PredictionSet, classes?: readonly string[]): PairedDetections {
+/**
+ * Align `preds` with `gt`. With `ids`, only those images are evaluated; predictions for other
+ * ground-truth images are left out (counted), an id without ground truth is a RangeError.
+ */
+export function pairDetections(gt: GroundTruthSet, preds: PredictionSet, options: PairOptions = {}): PairedDetections {
+  const { classes } = options;
   const images = [...gt.images].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const byBase = new Map<string, number>(), byStem = new Map<string, number>();
   images.forEach((im, i) => {
@@ -62,18 +76,28 @@ export function pairDetections(gt: GroundTruthSet, preds: PredictionSet, classes
     else predOf[i] = p;
   }
   if (unmatched.length > 0) throw new UnmatchedPredictionsError(unmatched, preds.file);
+  let keep = images.map(() => true);
+  if (options.ids) {
+    const wanted = new Set(options.ids);
+    const known = new Set(images.map((im) => im.id));
+    const missing = [...wanted].filter((id) => !known.has(id));
+    if (missing.length > 0) throw new RangeError(`${missing.length} id(s) have no ground truth: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`);
+    keep = images.map((im) => wanted.has(im.id));
+  }
 
   const failedIdx = new Set(preds.failed.map(find).filter((i): i is number => i !== undefined));
   const out: PairedDetections = {
     classNames,
     predictionOnlyClasses: classes ? [] : [...predNames].filter((n) => !gtNames.has(n)).sort(),
-    imageIds: images.map((im) => im.id),
+    imageIds: images.filter((_, i) => keep[i]).map((im) => im.id),
     gt: [],
     preds: [],
     withoutPrediction: [],
     failed: [],
+    outsideIds: predOf.filter((p, i) => p && !keep[i]).length,
   };
   images.forEach((im, i) => {
+    if (!keep[i]) return;
     const objects = im.annotation.objects;
     out.gt.push({
       boxes: Float32Array.from(objects.flatMap((o) => [o.x1, o.y1, o.x2, o.y2])),

@@ -4,7 +4,7 @@
  * metrics.json and pr-curve.png (one precision-recall curve per class at IoU 0.5) in --out.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CliError, UsageError } from '../errors.js';
 import { AnnotationInputError, ANNOTATION_FORMATS, type AnnotationFormat } from '../../annotations/load.js';
@@ -23,6 +23,7 @@ interface EvaluateArgs {
   format?: AnnotationFormat;
   images?: string;
   classes?: string;
+  ids?: string;
   iou?: string;
   'min-score': number;
   out?: string;
@@ -44,11 +45,13 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       .option('format', { type: 'string', choices: ANNOTATION_FORMATS, describe: 'Format of --gt (default: folder = voc, .json = coco, else csv)' })
       .option('images', { type: 'string', describe: 'Image folder: check and size the ground-truth images (a CSV needs it when its paths do not resolve)' })
       .option('classes', { type: 'string', describe: 'Comma-separated class names in label order (default: ground-truth classes sorted)' })
+      .option('ids', { type: 'string', describe: 'Evaluate only the image ids listed in this file, one per line (e.g. ImageSets/Main/val.txt)' })
       .option('iou', { type: 'string', describe: 'Extra IoU thresholds for VOC all-point AP columns, e.g. 0.75 or 0.6,0.75' })
       .option('min-score', { type: 'number', default: 0.05, describe: 'Drop detections scoring below this first' })
       .option('out', { alias: 'o', type: 'string', describe: 'Folder for metrics.json and pr-curve.png' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the metrics as JSON (without the curves) instead of the table' })
       .example('$0 evaluate --gt bccd/Annotations --pred out/predictions.json --out eval', 'VOC ground truth against predict\'s output')
+      .example('$0 evaluate --gt bccd/Annotations --ids bccd/val.txt --pred out', 'Only the validation split')
       .example('$0 evaluate --gt coco.json --pred results.json --iou 0.75', 'COCO ground truth and COCO results') as Argv<EvaluateArgs>,
   handler: async (argv) => {
     if (typeof argv.gt !== 'string' || typeof argv.pred !== 'string') throw new UsageError('evaluate needs --gt and --pred');
@@ -63,9 +66,10 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     if (preds.scoreThreshold !== undefined && preds.scoreThreshold > minScore) {
       process.stderr.write(`warning: ${preds.file} kept only detections scoring ≥ ${preds.scoreThreshold} (predict --score-threshold); AP is computed from those (use predict --score-threshold ${minScore} for the standard figures)\n`);
     }
+    const ids = argv.ids !== undefined ? await readIds(argv.ids) : undefined;
     let paired: PairedDetections;
     try {
-      paired = pairDetections(gt, preds, classes);
+      paired = pairDetections(gt, preds, { classes, ids });
     } catch (err) {
       throw new CliError((err as Error).message);
     }
@@ -87,6 +91,14 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     }
   },
 };
+
+async function readIds(file: string): Promise<string[]> {
+  try {
+    return (await readFile(file, 'utf8')).split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+  } catch (err) {
+    throw new CliError(`cannot read --ids ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
 
 function parseIous(text: string | undefined): number[] {
   if (text === undefined) return [];
@@ -131,6 +143,7 @@ async function loadPredictions(file: string, gt: GroundTruthSet): Promise<Predic
 }
 
 function reportPairing(p: PairedDetections): void {
+  if (p.outsideIds > 0) process.stderr.write(`${p.outsideIds} predicted image(s) outside --ids left out\n`);
   if (p.withoutPrediction.length > 0) {
     process.stderr.write(`${p.withoutPrediction.length} of ${p.imageIds.length} ground-truth image(s) have no prediction entry, evaluated as without detections: ${listed(p.withoutPrediction)}\n`);
   }
