@@ -82,7 +82,7 @@ export interface DetectionEvaluation {
   imagesWithoutDetections: number;
 }
 
-/** Mean of the finite values (NaN when there is none). */
+/** Mean of the values that are not NaN (NaN when there is none). */
 export function meanOfDefined(values: readonly number[]): number {
   const ok = values.filter((v) => !Number.isNaN(v));
   return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : NaN;
@@ -104,7 +104,8 @@ export function evaluateDetections(gt: readonly EvalGroundTruth[], preds: readon
   gt.forEach((g, i) => checkImage(g, `gt[${i}]`, false));
   preds.forEach((p, i) => checkImage(p, `preds[${i}]`, true));
 
-  let numClasses = options.numClasses ?? Math.max(options.classNames?.length ?? 0, ...gt.map((g) => maxOf(g.labels)), ...preds.map((p) => maxOf(p.labels)));
+  // reduce, not Math.max(...spread): tens of thousands of images would overflow the argument list.
+  const numClasses = options.numClasses ?? [...gt, ...preds].reduce((m, x) => Math.max(m, maxOf(x.labels)), options.classNames?.length ?? 0);
   if (!Number.isInteger(numClasses) || numClasses < 0) throw new RangeError(`options.numClasses must be a non-negative integer, got ${String(numClasses)}`);
   const labelCheck = (labels: Int32Array, where: string) => {
     for (let i = 0; i < labels.length; i++) if (labels[i]! < 1 || labels[i]! > numClasses) throw new RangeError(`${where}.labels[${i}] = ${labels[i]} is outside 1..${numClasses} (options.numClasses)`);
