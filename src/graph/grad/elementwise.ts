@@ -3,6 +3,7 @@
  * back to that input's shape (GradContext.reduceTo).
  */
 import { attrFloat } from '../attributes.js';
+import { onnxTypeCode } from '../dtype.js';
 import type { Value } from '../values.js';
 import type { GradContext, GradRule } from './context.js';
 
@@ -49,9 +50,11 @@ const one = (c: GradContext): Value => c.scalar(1, c.x(0).dtype);
 
 /**
  * Gradient passes where x > 0 (0 at x = 0, as torch), tested on the output (y > 0 ⇔ x > 0): the
- * next layer keeps y alive anyway, so x can be freed after the forward.
+ * next layer keeps y alive anyway, so x can be freed after the forward. dy · float(y > 0) rather
+ * than Where(y > 0, dy, 0): onnxruntime runs Where on one thread, Greater and Mul on its pool
+ * (the only difference: an infinite or NaN dy where y ≤ 0 gives NaN instead of 0).
  */
-const relu = unary((c, dy) => c.op('Where', [c.op('Greater', [c.y(0), zero(c)]), dy, zero(c)]));
+const relu = unary((c, dy) => c.op('Mul', [dy, c.op('Cast', [c.op('Greater', [c.y(0), zero(c)])], { to: onnxTypeCode(dy.dtype) })]));
 /** LeakyRelu: dy where x > 0, alpha·dy elsewhere. */
 const leakyRelu = unary((c, dy) => {
   const alpha = c.scalar(attrFloat(c.node.attrs, 'alpha', 0.01), c.x(0).dtype);
