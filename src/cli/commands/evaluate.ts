@@ -59,6 +59,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     if (!(minScore >= 0 && minScore <= 1)) throw new UsageError(`--min-score must be in [0, 1], got ${minScore}`);
     const extraIous = parseIous(argv.iou);
     const classes = argv.classes !== undefined ? parseClasses(argv.classes) : undefined;
+    const ids = argv.ids !== undefined ? await readIds(argv.ids) : undefined;
 
     const gt = await loadGroundTruth(argv.gt, argv.format ?? (await guessAnnotationFormat(argv.gt)), argv.images);
     const preds = await loadPredictions(argv.pred, gt);
@@ -66,7 +67,6 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     if (preds.scoreThreshold !== undefined && preds.scoreThreshold > minScore) {
       process.stderr.write(`warning: ${preds.file} kept only detections scoring ≥ ${preds.scoreThreshold} (predict --score-threshold); AP is computed from those (use predict --score-threshold ${minScore} for the standard figures)\n`);
     }
-    const ids = argv.ids !== undefined ? await readIds(argv.ids) : undefined;
     let paired: PairedDetections;
     try {
       paired = pairDetections(gt, preds, { classes, ids });
@@ -76,7 +76,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     reportPairing(paired);
 
     const result = evaluateDetections(paired.gt, paired.preds, { numClasses: paired.classNames.length, classNames: paired.classNames, minScore, extraIouThresholds: extraIous });
-    const about = { gt: argv.gt, pred: argv.pred, minScore, classNames: paired.classNames, imagesWithoutPrediction: paired.withoutPrediction, failedPredictions: paired.failed };
+    const about = { gt: argv.gt, pred: argv.pred, ...(argv.ids !== undefined ? { ids: argv.ids } : {}), minScore, classNames: paired.classNames, imagesWithoutPrediction: paired.withoutPrediction, failedPredictions: paired.failed };
     if (argv.json) process.stdout.write(JSON.stringify(metricsDocument(result, about, false), null, 1) + '\n');
     else process.stdout.write(formatMetricsTable(result));
 
