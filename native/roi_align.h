@@ -541,9 +541,30 @@ inline void ToNcb(const float* src, int64_t C, int64_t H, int64_t W, int64_t y0,
     float* blk = dst + kb * H * W * kNcb;
     for (int64_t y = y0; y < y1; ++y) {
       float* d = blk + y * W * kNcb;
+      int64_t x0 = 0;
+#if defined(__SSE2__)
+      if (cn == kNcb) {
+        // 4 pixels × 4 channels at a time: four rows loaded, transposed, stored per pixel.
+        const float* s0 = src + (c0 * H + y) * W;
+        const int64_t cs = H * W;  // channel stride
+        for (; x0 + 4 <= W; x0 += 4) {
+          for (int64_t k = 0; k < kNcb; k += 4) {
+            const float* p = s0 + k * cs + x0;
+            __m128 r0 = _mm_loadu_ps(p), r1 = _mm_loadu_ps(p + cs);
+            __m128 r2 = _mm_loadu_ps(p + 2 * cs), r3 = _mm_loadu_ps(p + 3 * cs);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            float* q = d + x0 * kNcb + k;
+            _mm_storeu_ps(q, r0);
+            _mm_storeu_ps(q + kNcb, r1);
+            _mm_storeu_ps(q + 2 * kNcb, r2);
+            _mm_storeu_ps(q + 3 * kNcb, r3);
+          }
+        }
+      }
+#endif
       for (int64_t k = 0; k < cn; ++k) {
         const float* srow = src + ((c0 + k) * H + y) * W;
-        for (int64_t x = 0; x < W; ++x) d[x * kNcb + k] = srow[x];
+        for (int64_t x = x0; x < W; ++x) d[x * kNcb + k] = srow[x];
       }
     }
   }
