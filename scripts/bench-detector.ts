@@ -21,7 +21,8 @@
  *    (1 inter-op) everywhere. Timed runs include the uint8 → float conversion on every side.
  * 3. One warm-up each, then REPS rounds; each round runs the three sides one after the other in
  *    a rotating order, so all see the same machine load. Medians of wall time and of the child's
- *    CPU time (all threads), ratios, our per-stage split, detection agreement of every pair
+ *    CPU time (all threads), ratios (of the medians, and the median of per-round ratios), our
+ *    per-stage split, detection agreement of every pair
  *    (count, labels, max |Δbox|, max |Δscore|; the issue asks boxes ≤ 0.01 px, scores ≤ 1e-4).
  * 4. PROFILE=1: after the timed rounds, one more run of ours and of the ORT export with ORT's
  *    profiler on; prints ORT time per operator type for the export and for our segments.
@@ -250,7 +251,11 @@ async function main(): Promise<void> {
     }
     for (const s of all) {
       if (s === ours || !ours) continue;
-      console.log(`  ours / ${s.name.padEnd(12)}: ${(median(ours.wall) / median(s.wall)).toFixed(3)} wall, ${(median(ours.cpu) / median(s.cpu)).toFixed(3)} CPU`);
+      // Paired: each round's ratio (the two runs were adjacent in time), then the median; steadier
+      // than the ratio of medians when the machine's load swings between rounds.
+      const paired = median(ours.wall.map((w, i) => w / s.wall[i]!));
+      console.log(`  ours / ${s.name.padEnd(12)}: ${(median(ours.wall) / median(s.wall)).toFixed(3)} wall, ${(median(ours.cpu) / median(s.cpu)).toFixed(3)} CPU` +
+        ` (ratio of medians); median of per-round ratios ${paired.toFixed(3)} wall`);
     }
     if (ours) {
       const stages: Record<string, number[]> = {};
