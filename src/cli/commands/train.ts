@@ -134,7 +134,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('momentum', { type: 'number', default: 0.9, describe: 'SGD momentum' })
       .option('weight-decay', { type: 'number', default: 1e-4 })
       .option('warmup', { type: 'number', describe: 'Linear warm-up steps (default min(1000, steps per epoch - 1))' })
-      .option('clip', { type: 'number', describe: 'Clip the gradient norm to this' })
+      .option('clip', { type: 'number', describe: 'Clip the gradient norm to this (default 10 from random weights, none with --init)' })
       .option('min-size', { type: 'number', describe: "Resize: short side (default: the preset's)" })
       .option('max-size', { type: 'number', describe: "Resize: long side cap (default: the preset's)" })
       .option('augment', { type: 'string', default: 'flips', choices: Object.keys(AUGMENT), describe: 'Augmentation: none, flips (h/v flips, quarter turns), full (+ scale jitter, brightness/contrast)' })
@@ -145,7 +145,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('threads', { type: 'number', describe: 'onnxruntime threads (default: all cores; a resumed run uses the checkpoint\'s)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print a JSON summary on stdout' })
       .example('$0 train --data ../shared/data/bccd --preset light --epochs 12 --out runs/bccd', 'VOC root with Annotations/ and JPEGImages/')
-      .example('$0 train --data runs/bccd --resume --epochs 12 --out runs/bccd', 'Continue an interrupted run') as Argv<TrainArgs>,
+      .example('$0 train --data ../shared/data/bccd --resume --epochs 12 --out runs/bccd', 'Continue an interrupted run') as Argv<TrainArgs>,
   handler: async (argv) => {
     validate(argv);
     const controller = new AbortController();
