@@ -55,6 +55,10 @@ test('train writes the loss log, curve, checkpoints and model.json; --resume con
   assert.deepEqual(model.classes, ['cell', 'nucleus']);
   assert.equal(model.weights, 'checkpoint-best.safetensors');
 
+  const again = await run([...common, '--epochs', '2']);
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /already holds a run .*add --resume/);
+
   const second = await run([...common, '--epochs', '2', '--resume']);
   assert.equal(second.status, 0, second.stderr);
   assert.match(second.stderr, /resuming at step 2\/4/);

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AugmentOptions } from '../../data/augment.js';
 import { PRESET_NAMES } from '../../models/presets.js';
@@ -66,6 +67,7 @@ function validate(a: TrainArgs): void {
   check(a.clip === undefined || a.clip > 0, `--clip must be > 0, got ${a.clip}`);
   for (const k of ['min-size', 'max-size', 'threads'] as const) check(a[k] === undefined || positiveInt(a[k]), `--${k} must be a positive integer, got ${a[k]}`);
   check(Number.isSafeInteger(a.seed) && a.seed >= 0, `--seed must be a non-negative integer, got ${a.seed}`);
+  check(a.resume || !existsSync(path.join(a.out, TRAIN_FILES.last)), `--out ${a.out} already holds a run (${TRAIN_FILES.last}): add --resume to continue it, or choose another --out`);
   for (const k of ['data', 'images', 'val', 'val-images', 'init'] as const) {
     if (a[k] !== undefined) check(existsSync(a[k]!), `--${k}: ${a[k]} does not exist`);
   }
