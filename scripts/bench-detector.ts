@@ -80,6 +80,7 @@ async function worker(side: 'ours' | 'ort', dir: string): Promise<void> {
     run = async (prof) => {
       if (prof) {
         await det.release();
+        rmSync(profDir, { recursive: true, force: true }); // only this run's files (KEEP reuses dir)
         mkdirSync(profDir, { recursive: true });
         det = await load(true);
         await det.detect(rgb); // the profile then holds a warm run and this one: halve below
@@ -100,6 +101,7 @@ async function worker(side: 'ours' | 'ort', dir: string): Promise<void> {
     run = async (prof) => {
       if (prof) {
         await session.release();
+        rmSync(profDir, { recursive: true, force: true }); // only this run's files (KEEP reuses dir)
         mkdirSync(profDir, { recursive: true });
         session = await ort.InferenceSession.create(file, options(path.join(profDir, 'ort')));
         await run(false);
