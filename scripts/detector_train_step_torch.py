@@ -26,6 +26,7 @@ import torch
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
 
+sys.dont_write_bytecode = True  # importing export_torchvision must not leave scripts/__pycache__ behind
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_torchvision import build_model, save_safetensors  # noqa: E402
 
