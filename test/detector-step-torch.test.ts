@@ -27,12 +27,13 @@ import { writeSquareSet } from './fixtures/train/squares-set.js';
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hpa-step-torch-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-test('a training step equals torchvision\'s: losses and every gradient, with torchvision\'s sample', async (t) => {
+// GroupNorm, every layer trained (from scratch); frozen BN with 3 trainable layers (fine-tuning).
+for (const preset of ['resnet18-fpn-gn', 'resnet18-fpn']) test(`${preset}: a training step equals torchvision's: losses and every gradient, with torchvision's sample`, async (t) => {
   if (!need(t, hasPythonModules(['torchvision']), 'Debian torchvision (/usr/bin/python3) for the reference step')) return;
   const set = await writeSquareSet(2, 64, 6);
   const dataset = await DetectionDataset.load({ annotations: set.vocDir, format: 'voc', imageDir: set.imageDir });
   const loader = new DetectionLoader(dataset, { batchSize: 2 });
-  const config = fasterRcnnConfig('resnet18-fpn-gn', { arch: { numClasses: 3 }, transform: { minSize: 128, maxSize: 128 } });
+  const config = fasterRcnnConfig(preset, { arch: { numClasses: 3 }, transform: { minSize: 128, maxSize: 128 } });
   const trainer = await DetectorTrainer.create({ config, weights: new RandomWeights(3), loader, optimizer: { kind: 'sgd', lr: 0.01 } });
   try {
     const input = toModelInput(await loader.batch([0, 1], new Rng(1)), config.transform);
@@ -45,7 +46,7 @@ test('a training step equals torchvision\'s: losses and every gradient, with tor
       tensors.set(`boxes/${i}`, { dtype: 'F32', shape: [tg.labels.length, 4], data: tg.boxes });
       tensors.set(`labels/${i}`, { dtype: 'I32', shape: [tg.labels.length], data: tg.labels });
     });
-    const inFile = path.join(tmp, 'in.safetensors'), outFile = path.join(tmp, 'out.safetensors');
+    const inFile = path.join(tmp, `${preset}-in.safetensors`), outFile = path.join(tmp, `${preset}-out.safetensors`);
     await writeSafetensors(inFile, tensors, { config: JSON.stringify(config) });
     const py = spawnSync(systemPython, [path.join(repoRoot, 'scripts', 'detector_train_step_torch.py'), inFile, outFile], { encoding: 'utf8' });
     assert.equal(py.status, 0, py.stderr);
@@ -73,6 +74,9 @@ test('a training step equals torchvision\'s: losses and every gradient, with tor
       console.log(`${name}: ours ${ours.toPrecision(8)} torchvision ${theirs.toPrecision(8)}`);
       assert.ok(Math.abs(ours - theirs) <= 1e-4 * Math.abs(theirs) + 1e-6, `${name}: ${ours} vs torchvision ${theirs}`);
     }
+    // The same parameters are trained (frozen layers and frozen-BN buffers have no gradient on either side).
+    const torchTrained = [...ref.tensors.keys()].filter((k) => k.startsWith('grad/')).map((k) => k.slice('grad/'.length)).sort();
+    assert.deepEqual([...pass.grads!.keys()].sort(), torchTrained);
     // Per parameter: the largest difference relative to the largest reference entry, and the
     // difference's norm relative to the reference's norm. Both sides sum in float32 in different
     // orders; torch's float32 backward is the less exact one (docs/benchmarks.md, training core:
