@@ -199,13 +199,16 @@ async function main(): Promise<void> {
   const exportArgs = ['--out-dir', dir, '--arch', 'resnet50', '--num-classes', '91', '--synthetic', `${size}x${size}`,
     '--min-size', String(minSize), '--max-size', String(maxSize), '--threads', String(threads)];
   try {
-    if (!existsSync(path.join(dir, 'model.onnx'))) {
+    const infoFile = path.join(dir, 'onnx.json');
+    const kept = existsSync(infoFile) ? (JSON.parse(readFileSync(infoFile, 'utf8')) as Record<string, unknown>) : undefined;
+    // A KEEP folder is reused only for the same image and sizes.
+    if (!kept || kept.min_size !== minSize || kept.max_size !== maxSize || JSON.stringify(kept.input_shape) !== JSON.stringify([3, size, size])) {
       const p = python([path.join(packageRoot, 'scripts', 'export_torchvision_onnx.py'), ...exportArgs]);
       p.stdout!.pipe(process.stderr);
       const code = await new Promise<number | null>((res) => p.on('exit', res));
       if (code !== 0) throw new Error(`export_torchvision_onnx.py failed (${code})`);
     }
-    const info = JSON.parse(readFileSync(path.join(dir, 'onnx.json'), 'utf8')) as Record<string, unknown>;
+    const info = JSON.parse(readFileSync(infoFile, 'utf8')) as Record<string, unknown>;
     const self = fileURLToPath(import.meta.url);
     const all: Side[] = [];
     if (sides.includes('ours')) all.push(new Side('ours', spawn(process.execPath, [self, '--worker', 'ours', dir], { stdio: ['pipe', 'pipe', 'inherit'] })));

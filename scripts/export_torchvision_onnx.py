@@ -17,7 +17,8 @@ Outputs in --out-dir:
   reference.safetensors  (with --synthetic) image U8 [H,W,3] and torch eager's detections
   model.onnx             input `images` F32 [3,H,W] in [0,1] (one image, as torchvision's list
                          input), outputs `boxes` [D,4], `labels` I64 [D], `scores` [D]
-  onnx.json              {"input_shape", "opset", "dynamic", "export_s", "torch", "torchvision"}
+  onnx.json              {"input_shape", "min_size", "max_size", "seed", "opset", "dynamic", "export_s",
+                         "torch", "torchvision", "detections"}
 
 The graph is traced at the --synthetic size. By default the input shape is fixed (what
 torchvision's docs show); --dynamic makes H and W symbolic (torchvision's test_onnx does both).
@@ -77,7 +78,7 @@ def main():
     with torch.no_grad():
         torch.onnx.export(model, ([image],), os.path.join(a.out_dir, "model.onnx"), opset_version=a.opset,
                           do_constant_folding=True, input_names=["images"], output_names=["boxes", "labels", "scores"], **kwargs)
-    info = {"input_shape": [3, h, w], "opset": a.opset, "dynamic": a.dynamic, "export_s": time.perf_counter() - t0,
+    info = {"input_shape": [3, h, w], "min_size": a.min_size, "max_size": a.max_size, "seed": a.seed, "opset": a.opset, "dynamic": a.dynamic, "export_s": time.perf_counter() - t0,
             "torch": torch.__version__, "torchvision": torchvision.__version__, "detections": len(ref["scores"])}
     with open(os.path.join(a.out_dir, "onnx.json"), "w") as f:
         json.dump(info, f)
