@@ -13,6 +13,10 @@
 // RangeError with torchvision's message.
 #include "matcher.h"
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -81,35 +85,48 @@ void UpdateBest(const float* __restrict row, int32_t g, int64_t m, float* __rest
   }
 }
 
-// Largest non-NaN value of row[0, m) (-inf if none) and whether a NaN occurs; 8 fixed lanes.
+// matches from the best qualities: -1 below low, -2 in [low, high), else the best gt (NaN
+// included: it compares false with both). Branch-free (vectorised); needs low <= high.
 HPA_MATCHER_CLONES
+void Thresholds(const float* __restrict bv, const int32_t* __restrict best, int64_t m, float low, float high,
+                int32_t* __restrict out) {
+  for (int64_t j = 0; j < m; ++j) {
+    const float v = bv[j];
+    int32_t r = best[j];
+    r = v < high ? -2 : r;
+    r = v < low ? -1 : r;
+    out[j] = r;
+  }
+}
+
+// Largest non-NaN value of row[0, m) (-inf if none) and whether a NaN occurs. max_ps(v, acc) is
+// v > acc ? v : acc, NaN-ignoring in v: the order of the lanes does not change the result.
 float RowMax(const float* __restrict row, int64_t m, bool* has_nan) {
-  float lane[8];
-  int32_t nan[8];
-  for (int k = 0; k < 8; ++k) {
-    lane[k] = -std::numeric_limits<float>::infinity();
-    nan[k] = 0;
-  }
+  float r = -std::numeric_limits<float>::infinity();
+  bool nan = false;
   int64_t j = 0;
+#if defined(__SSE2__)
+  __m128 a0 = _mm_set1_ps(r), a1 = a0;
+  __m128 n0 = _mm_setzero_ps(), n1 = n0;
   for (; j + 8 <= m; j += 8) {
-    for (int k = 0; k < 8; ++k) {
-      const float v = row[j + k];
-      lane[k] = v > lane[k] ? v : lane[k];
-      nan[k] |= v != v;
-    }
+    const __m128 v0 = _mm_loadu_ps(row + j), v1 = _mm_loadu_ps(row + j + 4);
+    a0 = _mm_max_ps(v0, a0);
+    a1 = _mm_max_ps(v1, a1);
+    n0 = _mm_or_ps(n0, _mm_cmpunord_ps(v0, v0));
+    n1 = _mm_or_ps(n1, _mm_cmpunord_ps(v1, v1));
   }
+  alignas(16) float lanes[8];
+  _mm_store_ps(lanes, a0);
+  _mm_store_ps(lanes + 4, a1);
+  for (int k = 0; k < 8; ++k) r = lanes[k] > r ? lanes[k] : r;
+  nan = _mm_movemask_ps(_mm_or_ps(n0, n1)) != 0;
+#endif
   for (; j < m; ++j) {
     const float v = row[j];
-    lane[0] = v > lane[0] ? v : lane[0];
-    nan[0] |= v != v;
+    r = v > r ? v : r;
+    nan |= v != v;
   }
-  float r = lane[0];
-  int32_t any = nan[0];
-  for (int k = 1; k < 8; ++k) {
-    r = lane[k] > r ? lane[k] : r;
-    any |= nan[k];
-  }
-  *has_nan = any != 0;
+  *has_nan = nan;
   return r;
 }
 
@@ -218,11 +235,7 @@ MatchResult Match(const Source& src, int64_t num_gt, int64_t n, float high, floa
         if (mx > bmax[g]) bmax[g] = mx;
         bnan[g] |= nan ? 1 : 0;
       }
-      int32_t* mt = m_all + j0;
-      for (int64_t j = 0; j < len; ++j) {
-        const float v = bv[j];
-        mt[j] = v < low ? -1 : (v >= low && v < high) ? -2 : best[j];
-      }
+      Thresholds(bv, best, len, low, high, m_all + j0);
       if (allow_low) std::copy(best, best + len, best_all.data() + j0);
     }
   });
