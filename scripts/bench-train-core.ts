@@ -1,11 +1,11 @@
 /**
  * Training-core benchmark: one training step (forward, backward, SGD step) of a ResNet-18
  * classifier with GroupNorm(32) at SIZE×SIZE (default 512), batch 1: ours (training_model from
- * src/graph in onnxruntime-node, 2 intra-op threads, native SGD step) against torch eager
- * (scripts/bench_train_core.py, Debian torch 1.13, torch.set_num_threads(2)) on the same weights
+ * src/graph in onnxruntime-node, THREADS (2) intra-op threads, native SGD step) against torch eager
+ * (scripts/bench_train_core.py, Debian torch 1.13, torch.set_num_threads(THREADS)) on the same weights
  * and input, in the same run.
  *
- *   npm run bench:train-core          (REPS=n timed steps each, default 5; SIZE=512)
+ *   npm run bench:train-core          (REPS=n timed steps each, default 5; SIZE=512; THREADS=2)
  *   AB=1 npm run bench:train-core     also times the training graph built with the earlier
  *                                     gradient formulations (gradTuning: slices im2col, node-by-node
  *                                     normalization gradient, im2col for the stem) in the same run
@@ -34,11 +34,13 @@ import { resnet18GnClassifier, trainingFlops } from './resnet18-gn-classifier.js
 
 const REPS = Number(process.env.REPS ?? 5);
 const AB = process.env.AB === '1';
+/** Threads of each side (ORT intra-op, native SGD, torch.set_num_threads); 2 by default. THREADS=1 compares per-core efficiency (less sensitive to other jobs on the machine). */
+const THREADS = Number(process.env.THREADS ?? 2);
 const SIZE = Number(process.env.SIZE ?? 512);
 const CLASSES = 4;
 const SGD = { kind: 'sgd' as const, lr: 1e-3, momentum: 0.9 };
-/** Zen 4 EPYC without AVX-512 (masked by the hypervisor): 2 × 256-bit FMA pipes = 32 fp32 FLOP/cycle/core, 2 cores, 2.6 GHz (TSC). */
-const PEAK_GFLOPS = 2 * 32 * 2.6;
+/** Zen 4 EPYC without AVX-512 (masked by the hypervisor): 2 × 256-bit FMA pipes = 32 fp32 FLOP/cycle/core, THREADS cores (2), 2.6 GHz (TSC). */
+const PEAK_GFLOPS = THREADS * 32 * 2.6;
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const cpuMs = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1000;
@@ -85,12 +87,12 @@ async function main(): Promise<void> {
     const weights = new Map(params.map((p) => [p, net.graph.initializers.get(p)!.tensor]));
     await writeSafetensors(path.join(dir, 'weights.safetensors'), toHostTensors(weights), undefined, { fsync: false });
     await writeSafetensors(path.join(dir, 'input.safetensors'), { images: { dtype: 'F32', shape: [1, 3, SIZE, SIZE], data: images }, labels: { dtype: 'I64', shape: [1], data: labels } }, undefined, { fsync: false });
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ numClasses: CLASSES, lr: SGD.lr, momentum: SGD.momentum }));
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ numClasses: CLASSES, lr: SGD.lr, momentum: SGD.momentum, threads: THREADS }));
     const torch = await startTorch(dir);
 
     const tBuild = performance.now();
     const art = buildTrainingArtifacts({ graph: net.graph, trainable: params, loss: net.loss });
-    const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential' };
+    const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: 'sequential' };
     const trainS = await ort.InferenceSession.create(serializeModel(art.training), opts);
     const evalS = await ort.InferenceSession.create(serializeModel(art.eval), opts);
     const buildS = (performance.now() - tBuild) / 1000;
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
     }
     const oldTrain: number[] = [];
     const buffers = new Map<string, ParamBuffer>(params.map((p) => [p, { data: Float32Array.from(weights.get(p)!.data as Float32Array), shape: [...weights.get(p)!.dims] }]));
-    const optimizer = new TrainerOptimizer(SGD, buffers, 2);
+    const optimizer = new TrainerOptimizer(SGD, buffers, THREADS);
     const feeds = (): Record<string, ort.Tensor> => {
       const f: Record<string, ort.Tensor> = { images: new ort.Tensor('float32', images, [1, 3, SIZE, SIZE]), labels: new ort.Tensor('int64', labels, [1]) };
       for (const [p, b] of buffers) f[p] = new ort.Tensor('float32', b.data, b.shape);
@@ -164,11 +166,11 @@ async function main(): Promise<void> {
     const oursStep = median(ours.step);
     const torchStep = median(theirs.step);
     const blas = (torch.info.blas ?? {}) as { config?: string[]; loaded?: string[]; openblas_pthread?: boolean };
-    console.log(`ResNet-18 GroupNorm(32) classifier, ${SIZE}x${SIZE}, batch 1, ${CLASSES} classes, SGD(lr ${SGD.lr}, momentum ${SGD.momentum}); 2 threads each; medians of ${REPS} steps after 1 warm-up; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(`ResNet-18 GroupNorm(32) classifier, ${SIZE}x${SIZE}, batch 1, ${CLASSES} classes, SGD(lr ${SGD.lr}, momentum ${SGD.momentum}); ${THREADS} thread(s) each; medians of ${REPS} steps after 1 warm-up; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     console.log(`torch ${String(torch.info.torch)} BLAS: ${blas.config?.join(' | ')}; loaded: ${blas.loaded?.join(', ') || 'none'}; openblas-pthread: ${blas.openblas_pthread ? 'yes' : 'NO (figures not comparable)'}`);
     console.log(`gradients: loss ours ${lossOurs.toFixed(6)} torch ${lossTorch.toFixed(6)}; relative error ours vs torch (float32) per tensor max ${worst.e.toExponential(2)} (${worst.p}), median ${median(errors.map((x) => x.e)).toExponential(2)} over ${params.length} tensors`);
     console.log(`  against torch float64: ours max ${worst64.ours64.toExponential(2)} (${worst64.p}; torch float32 there ${worst64.torch64.toExponential(2)}), median ours ${median(errors.map((x) => x.ours64)).toExponential(2)} / torch float32 ${median(errors.map((x) => x.torch64)).toExponential(2)}; tensors where ours exceeds 3× torch's float32 error: ${offenders.length === 0 ? 'none' : offenders.map((x) => x.p).join(', ')}`);
-    console.log(`analytic FLOPs per step: forward ${(flops.forward / 1e9).toFixed(1)} G, backward ${(flops.backward / 1e9).toFixed(1)} G, total ${gflop.toFixed(1)} G; assumed peak ${PEAK_GFLOPS.toFixed(0)} GFLOP/s (2 cores × 2 FMA × 8 fp32 × 2.6 GHz, AVX2)`);
+    console.log(`analytic FLOPs per step: forward ${(flops.forward / 1e9).toFixed(1)} G, backward ${(flops.backward / 1e9).toFixed(1)} G, total ${gflop.toFixed(1)} G; assumed peak ${PEAK_GFLOPS.toFixed(0)} GFLOP/s (${THREADS} core(s) × 2 FMA × 8 fp32 × 2 FLOP × 2.6 GHz, AVX2)`);
     console.log('| | forward s | backward s | optimizer s | step s | step CPU s | GFLOP/s | % of peak | peak RSS MB |');
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     const row = (name: string, f: number, b: number, o: number, st: number, cpu: number, rss: number): void =>

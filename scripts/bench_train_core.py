@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """torch side of scripts/bench-train-core.ts: torchvision's resnet18 with GroupNorm(32) loaded with
 our weights (DIR/weights.safetensors), one input (DIR/input.safetensors: images [1,3,S,S] F32,
-labels [1] I64) and SGD (lr, momentum from DIR/config.json), 2 threads.
+labels [1] I64) and SGD (lr, momentum from DIR/config.json), config.json's threads (default 2).
 
 It first writes the loss and the gradients of the given weights to DIR/torch_grads.safetensors
 and those of a float64 copy of the model to DIR/torch_grads64.safetensors (the reference that
@@ -72,6 +72,7 @@ def blas_info():
 def main():
     d = sys.argv[1]
     cfg = json.load(open(os.path.join(d, 'config.json')))
+    torch.set_num_threads(int(cfg.get('threads', 2)))
     model = torchvision.models.resnet18(num_classes=cfg['numClasses'], norm_layer=lambda c: nn.GroupNorm(32, c))
     state = read_safetensors(os.path.join(d, 'weights.safetensors'))
     model.load_state_dict(state, strict=True)
