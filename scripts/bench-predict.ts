@@ -12,7 +12,8 @@
  * 2. Every run is a child process (so its peak RSS, process.resourceUsage().maxRSS, is its own):
  *    Detector.fromWeights(preset with numClasses 3 and min = max size 512, RandomWeights(7)), then
  *    predictFiles over the folder into a fresh output folder with all outputs (CSV, JSON, VOC,
- *    overlays). Only predictFiles is timed (sessions are created before). Runs of the configurations
+ *    overlays). Only predictFiles is timed (sessions are created before): wall time, and the child's
+ *    CPU time (all threads: shows the work is the same when wall times differ). Runs of the configurations
  *    alternate (serial, default, serial, …) so they see the same machine load; medians are reported.
  * 3. Every configuration's predictions.json `images` must equal the serial one's (same detections,
  *    scores, boxes and means, bit for bit).
@@ -45,7 +46,7 @@ const threads = env.THREADS ? Number(env.THREADS) : undefined;
 const threshold = Number(env.THRESHOLD ?? 0.3);
 
 interface Child { preset: string; batch: number; concurrency: number; images: string; out: string }
-interface Reply { seconds: number; maxRssMB: number; images: number; detections: number; failures: number }
+interface Reply { seconds: number; cpuSeconds: number; maxRssMB: number; images: number; detections: number; failures: number }
 
 function parseConfig(name: string): { batch: number; concurrency: number } {
   if (name === 'serial') return { batch: 1, concurrency: 1 };
@@ -59,10 +60,12 @@ async function child(c: Child): Promise<void> {
   const config = fasterRcnnConfig(c.preset, { arch: { numClasses: 3 }, transform: { minSize: 512, maxSize: 512 } });
   const det = await Detector.fromWeights(config, new RandomWeights(7), { threads });
   const { inputs } = await listPredictInputs([c.images]);
+  const cpu0 = process.cpuUsage();
   const s = await predictFiles(det, inputs, { outDir: c.out, classNames: ['cell', 'nucleus'], scoreThreshold: threshold, batch: c.batch, concurrency: c.concurrency, overwrite: true });
+  const cpu = process.cpuUsage(cpu0);
   await det.release();
   const reply: Reply = {
-    seconds: s.seconds, maxRssMB: process.resourceUsage().maxRSS / 1024, images: s.predictions.length,
+    seconds: s.seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMB: process.resourceUsage().maxRSS / 1024, images: s.predictions.length,
     detections: s.predictions.reduce((n, p) => n + p.detections.length, 0), failures: s.failures.length,
   };
   process.stdout.write(JSON.stringify(reply) + '\n');
@@ -138,7 +141,7 @@ async function main(): Promise<void> {
           const reply = runChild({ preset, ...parseConfig(name), images, out });
           results.get(name)!.push(reply);
           outs.set(name, out);
-          console.log(`  ${preset} ${name} run ${r + 1}: ${(reply.images / reply.seconds).toFixed(2)} images/s (${reply.seconds.toFixed(1)} s), peak RSS ${reply.maxRssMB.toFixed(0)} MB, ${reply.detections} detections, load ${os.loadavg()[0]!.toFixed(1)}`);
+          console.log(`  ${preset} ${name} run ${r + 1}: ${(reply.images / reply.seconds).toFixed(2)} images/s (${reply.seconds.toFixed(1)} s wall, ${reply.cpuSeconds.toFixed(1)} s CPU), peak RSS ${reply.maxRssMB.toFixed(0)} MB, ${reply.detections} detections, load ${os.loadavg()[0]!.toFixed(1)}`);
         }
       }
       const serial = imagesOf(outs.get(configNames[0]!)!);
@@ -147,7 +150,7 @@ async function main(): Promise<void> {
         const same = imagesOf(outs.get(name)!) === serial;
         const { batch, concurrency } = parseConfig(name);
         console.log(
-          `${preset} ${name} (batch ${batch}, concurrency ${concurrency}): median ${median(rs.map((x) => x.images / x.seconds)).toFixed(2)} images/s, ` +
+          `${preset} ${name} (batch ${batch}, concurrency ${concurrency}): median ${median(rs.map((x) => x.images / x.seconds)).toFixed(2)} images/s, CPU ${median(rs.map((x) => x.cpuSeconds / x.images)).toFixed(2)} s/image, ` +
             `peak RSS median ${median(rs.map((x) => x.maxRssMB)).toFixed(0)} MB, detections ${same ? 'identical to' : 'DIFFERENT from'} ${configNames[0]}`,
         );
         if (!same) process.exitCode = 1;
