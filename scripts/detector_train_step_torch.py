@@ -15,7 +15,7 @@ the four losses and backpropagates. Writes OUT: `grad/<name>` for every paramete
 gradient, `rpn_pos/<i>`, `rpn_neg/<i>` (int32), `roi_proposals/<i>`, `roi_labels/<i>` (int32),
 `roi_targets/<i>`, and the four losses in metadata {"losses": JSON}.
 
-  /usr/bin/python3 scripts/detector_train_step_torch.py IN OUT
+  /usr/bin/python3 scripts/detector_train_step_torch.py IN OUT [IN OUT ...]
 """
 import functools
 import json
@@ -120,6 +120,8 @@ def main(inp, out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    # IN OUT [IN OUT ...]: several steps in one process (torch's start-up is most of the time).
+    if len(sys.argv) < 3 or len(sys.argv) % 2 != 1:
         raise SystemExit(__doc__)
-    main(sys.argv[1], sys.argv[2])
+    for i in range(1, len(sys.argv), 2):
+        main(sys.argv[i], sys.argv[i + 1])

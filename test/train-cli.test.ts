@@ -83,13 +83,11 @@ test('train writes the loss log, curve, checkpoints and model.json; --resume con
 
 test('bad arguments exit with 2 and name the flag', async () => {
   const cases: [string[], RegExp][] = [
+    // Each case is a node process (a second of start-up): a few representative ones.
     [['--data', scratch, '--epochs', '0'], /--epochs must be a positive integer/],
-    [['--data', scratch, '--batch', '1.5'], /--batch must be a positive integer/],
     [['--data', scratch, '--val-fraction', '1'], /--val-fraction must be in \[0, 1\)/],
-    [['--data', scratch, '--lr', '-1'], /--lr must be > 0/],
     [['--data', path.join(scratch, 'nope')], /--data: .*nope does not exist/],
     [['--data', scratch, '--preset', 'huge'], /preset/],
-    [[], /data/],
   ];
   const results = await Promise.all(cases.map(([args]) => run(args)));
   results.forEach((r, i) => {
