@@ -10,7 +10,7 @@
  * and times the pieces: the IoU matrix, the TypeScript matcher, the native matcher over the
  * matrix (Matcher.match), the fused native matcher (threads 1 and the default), the encoding of
  * every anchor and the sampler. Checks that both paths give the same matches, labels, targets
- * and sample (exit code 1 if not). Prints medians.
+ * and sample (exit code 1 if not). Prints the median wall time and the minimum process CPU time.
  *
  * Options: --reps R (default 15), --seed S (default 1), --gt G (default 20).
  */
@@ -66,21 +66,30 @@ const same =
   a.negativeIndices.join() === b.negativeIndices.join();
 const pos = b.labels.filter((l) => l === 1).length, ign = b.labels.filter((l) => l === -1).length;
 
-/** Interleaved timing of several functions: one call of each per repetition, medians in ms. */
-function timeInterleaved(fns: Record<string, () => unknown>, n: number): Record<string, number> {
+/**
+ * Interleaved timing of several functions: one call of each per repetition. Returns the median
+ * wall ms and the minimum process CPU ms (user + system, all threads: less sensitive to other
+ * jobs on the machine than wall time).
+ */
+function timeInterleaved(fns: Record<string, () => unknown>, n: number): Record<string, { wall: number; cpu: number }> {
   const ts: Record<string, number[]> = {};
+  const cs: Record<string, number> = {};
   for (const k of Object.keys(fns)) {
     fns[k]!();
     ts[k] = [];
+    cs[k] = Infinity;
   }
   for (let r = 0; r < n; r++) {
     for (const [k, f] of Object.entries(fns)) {
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       f();
       ts[k]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const c = process.cpuUsage(c0);
+      cs[k] = Math.min(cs[k]!, (c.user + c.system) / 1e3);
     }
   }
-  return Object.fromEntries(Object.entries(ts).map(([k, v]) => [k, median(v)]));
+  return Object.fromEntries(Object.entries(ts).map(([k, v]) => [k, { wall: median(v), cpu: cs[k]! }]));
 }
 
 const matcher = new Matcher(0.7, 0.3, true);
@@ -101,8 +110,10 @@ const parts = timeInterleaved(
 );
 
 console.log(`rpnTargets at ${imageSize.join('x')}: ${numAnchors} anchors, ${numGt} gt boxes (seed ${seed}), ${pos} positive / ${ign} ignored anchors; ${reps} interleaved reps, medians`);
-console.log(`  before (boxIouSync + TS matcher)  ${whole.before!.toFixed(1)} ms`);
-console.log(`  after  (native fused matcher)     ${whole.after!.toFixed(1)} ms   (${(whole.before! / whole.after!).toFixed(2)}x)`);
-for (const [k, v] of Object.entries(parts)) console.log(`    ${k.padEnd(46)} ${v.toFixed(2)} ms`);
+const { before: wb, after: wa } = whole as { before: { wall: number; cpu: number }; after: { wall: number; cpu: number } };
+console.log(`  (wall ms median / process CPU ms min)`);
+console.log(`  before (boxIouSync + TS matcher)  ${wb.wall.toFixed(1)} / ${wb.cpu.toFixed(1)} ms`);
+console.log(`  after  (native fused matcher)     ${wa.wall.toFixed(1)} / ${wa.cpu.toFixed(1)} ms   (${(wb.wall / wa.wall).toFixed(2)}x wall, ${(wb.cpu / wa.cpu).toFixed(2)}x CPU)`);
+for (const [k, v] of Object.entries(parts)) console.log(`    ${k.padEnd(46)} ${v.wall.toFixed(2)} / ${v.cpu.toFixed(2)} ms`);
 console.log(`  same matches, labels, targets and sample: ${same ? 'yes' : 'NO'}`);
 if (!same) process.exitCode = 1;
