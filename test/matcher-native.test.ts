@@ -168,3 +168,28 @@ test('async = sync, and validation names the argument', async () => {
   await assert.rejects(m.matchBoxes(gt, new Float32Array(3)), (e: Error) => e instanceof RangeError && /predictions length/.test(e.message));
   await assert.rejects(m.matchBoxes(new Float32Array(0), pred), /No ground-truth boxes/);
 });
+
+test('fuzz: 3000 malformed calls of the native bindings throw TypeError/RangeError or return, never abort', async () => {
+  const rng = new Rng(97);
+  const raw = native as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rng.next() * xs.length)]!;
+  const values = (): unknown =>
+    pick<unknown>([
+      undefined, null, 0, -1, 1.5, NaN, Infinity, 2 ** 40, 'x', true, {}, [],
+      new Float32Array(0), new Float32Array(4), new Float32Array([0, 0, 1, 1, 2, 2, 3, 3]), new Float32Array(7),
+      new Float32Array([NaN, 0, 1, 1]), new Float64Array(4), new Int32Array(4), 0.3, 0.7, 2, 3, 300,
+    ]);
+  let ok = 0;
+  for (let i = 0; i < 3000; i++) {
+    const fn = pick(['matchBoxesSync', 'matchQualitySync', 'matchBoxes', 'matchQuality']);
+    const args = Array.from({ length: Math.floor(rng.next() * 8) }, values);
+    try {
+      const r = raw[fn]!(...args);
+      if (r instanceof Promise) await r.then(() => ok++, (e: unknown) => assert.ok(e instanceof TypeError || e instanceof RangeError, String(e)));
+      else ok++;
+    } catch (e) {
+      assert.ok(e instanceof TypeError || e instanceof RangeError, `${fn}: ${String(e)}`);
+    }
+  }
+  assert.ok(ok >= 0);
+});
