@@ -79,6 +79,7 @@ function reporter(json: boolean): (e: TrainEvent) => void {
   const tty = Boolean(out.isTTY) && !json;
   let total = 0, startStep = 0, perEpoch = 1, images = 0, every = 1;
   let lastDraw = 0;
+  let barShown = false; // a TTY bar is on the current line (end it before other output)
   const t0 = performance.now();
   return (e) => {
     if (json) return;
@@ -101,6 +102,7 @@ function reporter(json: boolean): (e: TrainEvent) => void {
         lastDraw = now;
         const width = 20, filled = Math.round((width * r.step) / Math.max(total, 1));
         out.write(`\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`);
+        barShown = true;
       } else if (r.step % every === 0 || r.step === total) {
         out.write(`${text}\n`);
       }
@@ -108,9 +110,11 @@ function reporter(json: boolean): (e: TrainEvent) => void {
       const r = e.record;
       const val = r.val ? `, val loss ${r.val.total.toFixed(4)}` : '';
       const map = r.map50 !== undefined ? `, val mAP@0.5 ${r.map50.toFixed(4)}` : '';
+      barShown = false;
       out.write(`${tty ? '\r\x1b[2K' : ''}epoch ${r.epoch + 1}: train loss ${r.train.total.toFixed(4)}${val}${map} (${r.seconds.toFixed(1)} s)${e.best ? ' best' : ''}\n`);
-    } else if (tty) {
+    } else if (tty && barShown) {
       out.write('\n');
+      barShown = false;
     }
   };
 }
