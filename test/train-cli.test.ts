@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -79,6 +79,22 @@ test('train writes the loss log, curve, checkpoints and model.json; --resume con
   } finally {
     await det.release();
   }
+});
+
+test('--ids / --val-ids train and validate on listed splits (VOC ImageSets), an unreadable list is named', async () => {
+  const set = await writeSquareSet(5, 64, 6);
+  const lists = path.join(scratch, 'lists');
+  mkdirSync(lists, { recursive: true });
+  writeFileSync(path.join(lists, 'train.txt'), 'sq_000\nsq_001\nsq_002\n\n');
+  writeFileSync(path.join(lists, 'val.txt'), 'sq_004\n');
+  const out = path.join(scratch, 'run-ids');
+  const r = await run(['--data', set.vocDir, '--images', set.imageDir, '--ids', path.join(lists, 'train.txt'), '--val-ids', path.join(lists, 'val.txt'),
+    '--preset', 'light', '--min-size', '64', '--max-size', '64', '--batch', '2', '--threads', '1', '--no-map', '--epochs', '1', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /3 training, 1 validation images/);
+  const missing = await run(['--data', set.vocDir, '--ids', path.join(lists, 'nope.txt'), '--out', path.join(scratch, 'run-nope')]);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /cannot read --ids .*nope\.txt/);
 });
 
 test('bad arguments exit with 2 and name the flag', async () => {

@@ -40,6 +40,8 @@ export interface DataSource {
   images?: string;
   /** Default: VOC for a folder, COCO for .json, CSV otherwise. */
   format?: AnnotationFormat;
+  /** Only these image ids (file names without extension, e.g. the lines of train.txt). */
+  ids?: readonly string[];
 }
 
 /** Options of {@link trainDetector}. */
@@ -133,16 +135,17 @@ interface RunSettings {
 }
 
 /** A DataSource with its format and image folder resolved. */
-export function resolveDataSource(src: DataSource, what = 'data'): { annotations: string; format: AnnotationFormat; imageDir: string | undefined } {
+export function resolveDataSource(src: DataSource, what = 'data'): { annotations: string; format: AnnotationFormat; imageDir: string | undefined; ids?: readonly string[] } {
+  const ids = src.ids ? { ids: src.ids } : {};
   if (!existsSync(src.annotations)) throw new RangeError(`${what}: ${src.annotations} does not exist`);
   const isDir = statSync(src.annotations).isDirectory();
   const format = src.format ?? (isDir ? 'voc' : src.annotations.toLowerCase().endsWith('.json') ? 'coco' : 'csv');
-  if (format !== 'voc') return { annotations: src.annotations, format, imageDir: src.images };
-  if (!isDir) return { annotations: src.annotations, format, imageDir: src.images ?? path.dirname(src.annotations) };
+  if (format !== 'voc') return { annotations: src.annotations, format, imageDir: src.images, ...ids };
+  if (!isDir) return { annotations: src.annotations, format, imageDir: src.images ?? path.dirname(src.annotations), ...ids };
   const nested = path.join(src.annotations, 'Annotations');
   const annotations = existsSync(nested) ? nested : src.annotations;
   const jpeg = path.join(path.dirname(annotations), 'JPEGImages');
-  return { annotations, format, imageDir: src.images ?? (existsSync(jpeg) ? jpeg : annotations) };
+  return { annotations, format, imageDir: src.images ?? (existsSync(jpeg) ? jpeg : annotations), ...ids };
 }
 
 /**

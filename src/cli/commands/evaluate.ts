@@ -4,7 +4,7 @@
  * metrics.json and pr-curve.png (one precision-recall curve per class at IoU 0.5) in --out.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { CliError, UsageError } from '../errors.js';
 import { AnnotationInputError, ANNOTATION_FORMATS, type AnnotationFormat } from '../../annotations/load.js';
@@ -16,6 +16,7 @@ import { PredictionInputError, readPredictions, type PredictionSet } from '../..
 import { formatMetricsTable, metricsDocument } from '../../eval/report.js';
 import { renderPrCurve } from '../../render/pr-curve.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { readIdList } from '../read-ids.js';
 
 interface EvaluateArgs {
   gt: string;
@@ -59,7 +60,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     if (!(minScore >= 0 && minScore <= 1)) throw new UsageError(`--min-score must be in [0, 1], got ${minScore}`);
     const extraIous = parseIous(argv.iou);
     const classes = argv.classes !== undefined ? parseClasses(argv.classes) : undefined;
-    const ids = argv.ids !== undefined ? await readIds(argv.ids) : undefined;
+    const ids = argv.ids !== undefined ? await readIdList(argv.ids, '--ids') : undefined;
 
     const gt = await loadGroundTruth(argv.gt, argv.format ?? (await guessAnnotationFormat(argv.gt)), argv.images);
     const preds = await loadPredictions(argv.pred, gt);
@@ -91,14 +92,6 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     }
   },
 };
-
-async function readIds(file: string): Promise<string[]> {
-  try {
-    return (await readFile(file, 'utf8')).split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
-  } catch (err) {
-    throw new CliError(`cannot read --ids ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-}
 
 function parseIous(text: string | undefined): number[] {
   if (text === undefined) return [];

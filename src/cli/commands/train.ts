@@ -12,6 +12,7 @@ import { PRESET_NAMES } from '../../models/presets.js';
 import { trainDetector, TRAIN_FILES, type TrainEvent } from '../../train/detector-fit.js';
 import { formatDuration } from '../../util/progress.js';
 import { CliError, UsageError } from '../errors.js';
+import { readIdList } from '../read-ids.js';
 
 interface TrainArgs {
   model: string;
@@ -21,6 +22,8 @@ interface TrainArgs {
   val?: string;
   'val-images'?: string;
   'val-fraction': number;
+  ids?: string;
+  'val-ids'?: string;
   epochs: number;
   'time-budget'?: number;
   init?: string;
@@ -130,6 +133,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('images', { type: 'string', describe: 'Image folder (VOC default: the root\'s JPEGImages)' })
       .option('val', { type: 'string', describe: 'Validation annotations (same kinds as --data)' })
       .option('val-images', { type: 'string', describe: 'Image folder of --val' })
+      .option('ids', { type: 'string', describe: 'Train only on the image ids listed in this file, one per line (e.g. ImageSets/Main/train.txt)' })
+      .option('val-ids', { type: 'string', describe: 'Validate only on the ids listed in this file (of --val, else of --data)' })
       .option('val-fraction', { type: 'number', default: 0.2, describe: 'Without --val: hold out this fraction of --data (seeded split; 0 = no validation)' })
       .option('epochs', { type: 'number', default: 10, describe: 'Epochs to train (a resumed run continues up to this many)' })
       .option('time-budget', { type: 'number', describe: 'Stop (and save) after the step that crosses this many minutes' })
@@ -151,6 +156,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('threads', { type: 'number', describe: 'onnxruntime threads (default: all cores; a resumed run uses the checkpoint\'s)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print a JSON summary on stdout' })
       .example('$0 train --data ../shared/data/bccd --preset light --epochs 12 --out runs/bccd', 'VOC root with Annotations/ and JPEGImages/')
+      .example('$0 train --data ../shared/data/bccd --ids ../shared/data/bccd/train.txt --val-fraction 0 --out runs/bccd', 'Train on one split only')
       .example('$0 train --data ../shared/data/bccd --resume --epochs 12 --out runs/bccd', 'Continue an interrupted run') as Argv<TrainArgs>,
   handler: async (argv) => {
     validate(argv);
@@ -162,12 +168,16 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     };
     process.on('SIGINT', onSigint);
     try {
+      const ids = argv.ids !== undefined ? await readIdList(argv.ids, '--ids') : undefined;
+      const valIds = argv['val-ids'] !== undefined ? await readIdList(argv['val-ids'], '--val-ids') : undefined;
       const transform = { ...(argv['min-size'] ? { minSize: argv['min-size'] } : {}), ...(argv['max-size'] ? { maxSize: argv['max-size'] } : {}) };
       const result = await trainDetector({
         preset: argv.preset,
         config: { transform },
-        data: { annotations: argv.data, ...(argv.images ? { images: argv.images } : {}) },
-        ...(argv.val ? { val: { annotations: argv.val, ...(argv['val-images'] ? { images: argv['val-images'] } : {}) } } : {}),
+        data: { annotations: argv.data, ...(argv.images ? { images: argv.images } : {}), ...(ids ? { ids } : {}) },
+        ...(argv.val || valIds
+          ? { val: { annotations: argv.val ?? argv.data, ...((argv.val ? argv['val-images'] : argv.images) ? { images: (argv.val ? argv['val-images'] : argv.images)! } : {}), ...(valIds ? { ids: valIds } : {}) } }
+          : {}),
         valFraction: argv['val-fraction'],
         epochs: argv.epochs,
         ...(argv['time-budget'] !== undefined ? { timeBudgetMinutes: argv['time-budget'] } : {}),
