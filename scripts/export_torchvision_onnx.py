@@ -28,6 +28,7 @@ import json
 import os
 import sys
 import time
+import warnings
 
 import torch
 import torchvision
@@ -72,6 +73,10 @@ def main():
                         {"min_size": str(a.min_size), "max_size": str(a.max_size)})
 
     t0 = time.perf_counter()
+    # The tracer warns about every Python-side shape computation in torchvision's detection code
+    # (expected for its export; the graph is checked against the detections by the benchmark).
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
     kwargs = {}
     if a.dynamic:
         kwargs["dynamic_axes"] = {"images": [1, 2], "boxes": [0, 1], "labels": [0], "scores": [0]}
