@@ -47,7 +47,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       .positional('model', { type: 'string', demandOption: true, describe: 'Weights: an hpa-detect checkpoint (config stored in it) or a torchvision export (safetensors)' })
       .positional('images', { type: 'string', array: true, demandOption: true, describe: 'Image files, channel files ({id}_red.png …) and/or folders of either' })
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'Output folder' })
-      .option('preset', { type: 'string', choices: PRESET_NAMES, describe: "Model preset (default: the checkpoint's stored one, else resnet50-fpn)" })
+      .option('preset', { type: 'string', choices: PRESET_NAMES, describe: "Model preset (default: the one stored in our checkpoints and exported weights, else resnet50-fpn)" })
       .option('provider', { type: 'string', default: 'auto', choices: ['auto', 'cpu', 'cuda'], describe: 'ONNX Runtime execution provider' })
       .option('score-threshold', { type: 'number', default: 0.7, describe: 'Keep detections scoring at least this (e.g. 0.05 for evaluate)' })
       .option('classes', { type: 'string', describe: "Comma-separated names of classes 1..N-1 (default: the model's stored names, else class1, class2, …)" })
