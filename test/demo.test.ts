@@ -11,7 +11,7 @@ import { parseCocoJson } from '../src/annotations/coco.js';
 test('demo: synthesizes, merges, converts and reports a consistent dataset', async () => {
   const outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'hpa-demo-'));
   try {
-    const result = await runDemo({ outDir, count: 3, seed: 5, overlays: 2, progress: false });
+    const result = await runDemo({ outDir, count: 3, seed: 5, overlays: 2, progress: false, train: false });
     assert.equal(result.merge.merged, 3);
     assert.equal(result.merge.failed, 0);
     assert.deepEqual(result.annotationIssues, []);

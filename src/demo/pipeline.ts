@@ -1,14 +1,16 @@
 /**
- * The built-in main job (`hpa-detect demo`): the first half of the HPA workflow on synthetic data,
- * no data of the user's own needed. Synthesize 4-channel sets with LabelImg annotations, merge them
- * natively, convert the annotations to the formats trainers read (keras-frcnn CSV, COCO JSON, a VOC
- * directory), draw overlays, and write an HTML report that links it all.
+ * The built-in main job (`hpa-detect demo`): the whole HPA workflow on synthetic data, no data of
+ * the user's own needed. Synthesize 4-channel sets with LabelImg annotations, merge them natively,
+ * convert the annotations to the formats trainers read (keras-frcnn CSV, COCO JSON, a VOC
+ * directory), draw overlays, train a small Faster R-CNN on three quarters of the images, predict
+ * on the held-out quarter, score it (mAP), and write an HTML report that links it all.
  * Layout of `outDir` (re-running with the same options rewrites the same bytes; merge skips outputs
  * that are already valid):
  *   channels/   {id}_{red,green,blue,yellow}.png, {id}.xml, masks/, manifest.json  (synth)
  *   merged/     {id}.png, merge-summary.json                                      (merge)
  *   annotations/annot.txt (keras-frcnn), coco.json, voc/ (VOC layout with splits)  (convert)
  *   overlays/   {id}.png: ground-truth boxes on the merged image                  (show)
+ *   model/, predictions/, evaluation/, detections/                                (detect-stage.ts)
  *   index.html  the report
  */
 import { promises as fs } from 'node:fs';
@@ -24,11 +26,16 @@ import { computeStats, type DatasetStats } from '../annotations/stats.js';
 import type { ImageAnnotation } from '../annotations/model.js';
 import { renderOverlay } from '../render/overlay.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { splitIds } from '../annotations/split.js';
 import { buildDemoReport } from './report.js';
+import { runDetectStage, type DemoTrainOptions, type DetectStageResult } from './detect-stage.js';
+
+/** Share of the synthetic images held out from training and scored. */
+export const HELD_OUT_FRACTION = 0.25;
 
 export interface DemoOptions {
   outDir: string;
-  /** Synthetic images to generate (default 24). */
+  /** Synthetic images to generate (default 48: 36 to train on, 12 held out). */
   count?: number;
   seed?: number;
   difficulty?: SynthDifficulty;
@@ -38,6 +45,8 @@ export interface DemoOptions {
   log?: (line: string) => void;
   /** Show per-stage progress bars (default true). */
   progress?: boolean;
+  /** Train, predict and evaluate (default true); `false` stops after the overlays. */
+  train?: boolean | DemoTrainOptions;
 }
 
 export interface DemoResult {
@@ -50,11 +59,13 @@ export interface DemoResult {
   timings: { stage: string; seconds: number }[];
   /** Every annotation problem found (the synthetic data should have none). */
   annotationIssues: string[];
+  /** The trained model, its held-out predictions and their scores (absent with `train: false`). */
+  detection?: DetectStageResult;
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const outDir = path.resolve(options.outDir);
-  const count = options.count ?? 24;
+  const count = options.count ?? 48;
   const seed = options.seed ?? 0;
   const log = options.log ?? (() => {});
   const dirs = {
@@ -100,14 +111,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   const overlayIds = await stage('draw overlays', () => drawOverlays(annotations, dirs.merged, dirs.overlays, options.overlays ?? 12));
 
+  let detection: DetectStageResult | undefined;
+  if (options.train !== false) {
+    const byId = new Map(annotations.map((a) => [a.filename.replace(/\.[^.]*$/, ''), a]));
+    const split = splitIds([...byId.keys()], { seed, val: HELD_OUT_FRACTION, test: 0 });
+    if (split.train.length === 0 || split.val.length === 0) throw new RangeError(`count ${count} is too small to train on some images and hold out others (at least 4 needed)`);
+    detection = await stage(`train on ${split.train.length} images, predict and score ${split.val.length} held-out images`, () =>
+      runDetectStage({
+        outDir, annotationDir: dirs.channels, imageDir: dirs.merged, annotations: byId, trainIds: split.train, heldOutIds: split.val, seed, log,
+        options: typeof options.train === 'object' ? options.train : {},
+      }),
+    );
+  }
+
   const stats = computeStats(annotations);
   const report = path.join(outDir, 'index.html');
   await writeFileAtomic(
     report,
-    buildDemoReport({ outDir, manifest, merge, stats, overlayIds, timings, issues }),
+    buildDemoReport({ outDir, manifest, merge, stats, overlayIds, timings, issues, ...(detection ? { detection } : {}) }),
   );
   log(`[demo] report: ${report}`);
-  return { outDir, report, manifest, merge, stats, timings, annotationIssues: issues };
+  return { outDir, report, manifest, merge, stats, timings, annotationIssues: issues, ...(detection ? { detection } : {}) };
 }
 
 async function drawOverlays(annotations: ImageAnnotation[], mergedDir: string, overlayDir: string, limit: number): Promise<string[]> {

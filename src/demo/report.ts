@@ -1,9 +1,15 @@
-/** The demo's HTML report: what was generated, how fast each stage ran, and the overlays. */
+/**
+ * The demo's HTML report: what was generated, how fast each stage ran, the ground truth, and,
+ * when the demo trained a model, its learning curve, the held-out mAP table, the
+ * precision-recall curves and the detections on the held-out images.
+ */
 import path from 'node:path';
 import type { SynthManifest } from '../synth/write.js';
 import type { MergeFolderSummary } from '../hpa/merge-folder.js';
 import type { DatasetStats } from '../annotations/stats.js';
 import { renderReport, type ReportSection } from '../report/html.js';
+import type { DetectStageResult } from './detect-stage.js';
+import { OVERLAY_SCORE } from './detect-stage.js';
 
 export interface DemoReportInput {
   outDir: string;
@@ -13,6 +19,59 @@ export interface DemoReportInput {
   overlayIds: string[];
   timings: { stage: string; seconds: number }[];
   issues: string[];
+  detection?: DetectStageResult;
+}
+
+const ap = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(3));
+
+/** Learning curve, mAP table, PR curves and held-out detections. */
+function detectionSections(d: DetectStageResult, outDir: string, rel: (p: string) => string): ReportSection[] {
+  const e = d.evaluation;
+  const s = d.settings;
+  return [
+    {
+      title: 'Training',
+      blocks: [
+        {
+          kind: 'text',
+          text:
+            `Faster R-CNN, preset ${s.preset}, from random weights at ${s.imageSize}×${s.imageSize}, batch ${s.batchSize}: ` +
+            `${d.train.steps} steps (${d.train.epochs} epoch(s), ${d.train.stopped === 'done' ? 'all planned' : `stopped by ${d.train.stopped}`}) ` +
+            `in ${d.trainSeconds.toFixed(0)} s.${s.shuffleLabels ? ' Negative control: the training class labels were shuffled.' : ''}`,
+        },
+        { kind: 'images', images: [{ src: rel(d.train.curve), caption: 'loss components per step (rpn_cls, rpn_reg, cls, reg, total) and epoch means' }] },
+      ],
+    },
+    {
+      title: 'Held-out evaluation',
+      blocks: [
+        {
+          kind: 'text',
+          text:
+            `${e.numImages} held-out images, detections at score ≥ 0.05, IoU without +1; difficult (ambiguous) cells ignored. ` +
+            `mAP@0.5 ${ap(e.map50)} (VOC all-point), ${ap(e.map50_11pt)} (11-point); COCO mAP@[.5:.95] ${ap(e.mapCoco)}.`,
+        },
+        {
+          kind: 'table',
+          header: ['class', 'ground truth', 'detections', 'AP@0.5', 'AP@0.5 (11-pt)', 'AP@[.5:.95]'],
+          rows: [
+            ...e.perClass.map((c) => [c.name, c.numGt, c.numDetections, ap(c.ap50), ap(c.ap50_11pt), ap(c.apCoco)]),
+            ['mean', '', '', ap(e.map50), ap(e.map50_11pt), ap(e.mapCoco)],
+          ],
+        },
+        { kind: 'images', images: [{ src: rel(d.prCurve), caption: 'precision-recall per class at IoU 0.5' }] },
+      ],
+    },
+    {
+      title: `Detections on held-out images (score ≥ ${OVERLAY_SCORE})`,
+      blocks: [
+        {
+          kind: 'images',
+          images: d.detectionOverlayIds.map((id) => ({ src: rel(path.join(outDir, 'detections', `${id}.png`)), caption: id })),
+        },
+      ],
+    },
+  ];
 }
 
 export function buildDemoReport(r: DemoReportInput): string {
@@ -76,6 +135,14 @@ export function buildDemoReport(r: DemoReportInput): string {
             ['COCO JSON', 'annotations/coco.json'],
             ['Pascal VOC layout with train/val/test lists', 'annotations/voc/'],
             ['overlays', 'overlays/'],
+            ...(r.detection
+              ? [
+                  ['trained model: checkpoints, loss log, learning curve, model.json', 'model/'],
+                  ['held-out predictions: predictions.json, detections.csv', 'predictions/'],
+                  ['metrics.json, pr-curve.png', 'evaluation/'],
+                  ['held-out detections drawn', 'detections/'],
+                ]
+              : []),
           ],
         },
       ],
@@ -90,5 +157,6 @@ export function buildDemoReport(r: DemoReportInput): string {
       ],
     },
   ];
+  if (r.detection) sections.splice(2, 0, ...detectionSections(r.detection, r.outDir, rel));
   return renderReport('hpa-detect demo', sections);
 }

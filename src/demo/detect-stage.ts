@@ -1,0 +1,212 @@
+/**
+ * The demo's second half: train a small Faster R-CNN on the synthetic training images, predict
+ * on the held-out ones, and score the predictions with the same code as `hpa-detect evaluate`.
+ * Layout under the demo's outDir:
+ *   model/        trainDetector's run (loss.csv, learning-curve.png, checkpoints, model.json)
+ *   predictions/  predictFiles over the held-out images at score ≥ 0.05 (predictions.json, CSV)
+ *   evaluation/   metrics.json, pr-curve.png
+ *   detections/   overlays of the held-out predictions at the score users look at (0.7)
+ */
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { ImageAnnotation } from '../annotations/model.js';
+import { evaluateDetections, type DetectionEvaluation } from '../eval/map.js';
+import { pairDetections } from '../eval/pair.js';
+import { readGroundTruth } from '../eval/read-ground-truth.js';
+import { readPredictions } from '../eval/read-predictions.js';
+import { metricsDocument } from '../eval/report.js';
+import { Detector } from '../infer/detector.js';
+import { predictFiles } from '../infer/predict-files.js';
+import type { ImagePrediction } from '../infer/predict-outputs.js';
+import { renderOverlay } from '../render/overlay.js';
+import { renderPrCurve } from '../render/pr-curve.js';
+import { trainDetector, type TrainDetectorResult, type TrainEvent } from '../train/detector-fit.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { formatDuration } from '../util/progress.js';
+
+/** Evaluation keeps every detection down to this score (the VOC/COCO convention). */
+export const EVAL_MIN_SCORE = 0.05;
+/** Overlays show what users look at: predict's default threshold. */
+export const OVERLAY_SCORE = 0.7;
+
+/** How the demo trains. */
+export interface DemoTrainOptions {
+  /** Model preset (default `light`). */
+  preset?: string;
+  /** Training resolution: the short and long side of the resized image (default 384). */
+  imageSize?: number;
+  /** Epochs over the training images (default 12). */
+  epochs?: number;
+  /** Stop training after this many minutes whatever the epoch (default 7). */
+  minutes?: number;
+  /** Images per step (default 2). */
+  batchSize?: number;
+  /** Negative control: permute the class labels of the training boxes (seeded) before training. */
+  shuffleLabels?: boolean;
+}
+
+export interface DetectStageInput {
+  outDir: string;
+  /** Folder of the LabelImg XML files (the synthetic channels folder). */
+  annotationDir: string;
+  /** Folder of the merged RGB images. */
+  imageDir: string;
+  /** Every annotation, by id (file name without extension). */
+  annotations: ReadonlyMap<string, ImageAnnotation>;
+  trainIds: readonly string[];
+  heldOutIds: readonly string[];
+  seed: number;
+  options: DemoTrainOptions;
+  log: (line: string) => void;
+}
+
+export interface DetectStageResult {
+  train: TrainDetectorResult;
+  /** Seconds of training (without building the graphs is not separable: wall time of the run). */
+  trainSeconds: number;
+  evaluation: DetectionEvaluation;
+  metricsFile: string;
+  prCurve: string;
+  /** Held-out overlay ids (detections/{id}.png). */
+  detectionOverlayIds: string[];
+  predictions: ImagePrediction[];
+  /** The resolved training settings, for the report. */
+  settings: Required<Omit<DemoTrainOptions, 'shuffleLabels'>> & { shuffleLabels: boolean };
+}
+
+/** Train, predict on the held-out images, evaluate, draw the detections. */
+export async function runDetectStage(input: DetectStageInput): Promise<DetectStageResult> {
+  const o = input.options;
+  const settings = {
+    preset: o.preset ?? 'light',
+    imageSize: o.imageSize ?? 384,
+    epochs: o.epochs ?? 12,
+    minutes: o.minutes ?? 7,
+    batchSize: o.batchSize ?? 2,
+    shuffleLabels: o.shuffleLabels ?? false,
+  };
+  const dirs = {
+    model: path.join(input.outDir, 'model'),
+    predictions: path.join(input.outDir, 'predictions'),
+    evaluation: path.join(input.outDir, 'evaluation'),
+    detections: path.join(input.outDir, 'detections'),
+  };
+  const annotationDir = settings.shuffleLabels ? await writeShuffledLabels(input, path.join(input.outDir, 'shuffled-labels')) : input.annotationDir;
+
+  const t0 = performance.now();
+  const train = await trainDetector({
+    preset: settings.preset,
+    config: { transform: { minSize: settings.imageSize, maxSize: settings.imageSize } },
+    data: { annotations: annotationDir, images: input.imageDir, ids: input.trainIds },
+    // The held-out images are for the final score only; without validation the last checkpoint is the model.
+    valFraction: 0,
+    epochs: settings.epochs,
+    timeBudgetMinutes: settings.minutes,
+    batchSize: settings.batchSize,
+    augment: { hflip: 0.5, vflip: 0.5, rotate90: 0.5 },
+    outDir: dirs.model,
+    seed: input.seed,
+    threads: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+  }, trainLogger(input.log));
+  const trainSeconds = (performance.now() - t0) / 1000;
+
+  const detector = await Detector.load(train.last, settings.preset, { config: { transform: { minSize: settings.imageSize, maxSize: settings.imageSize } } });
+  let predictions: ImagePrediction[];
+  try {
+    const files = input.heldOutIds.map((id) => path.join(input.imageDir, input.annotations.get(id)!.filename));
+    const summary = await predictFiles(detector, files, {
+      outDir: dirs.predictions,
+      classNames: await classNamesOf(train),
+      scoreThreshold: EVAL_MIN_SCORE,
+      overwrite: true,
+      voc: false,
+      overlays: false,
+    });
+    if (summary.failures.length > 0) throw new Error(`predict failed on ${summary.failures.map((f) => `${f.image}: ${f.reason}`).join('; ')}`);
+    predictions = summary.predictions;
+  } finally {
+    await detector.release();
+  }
+
+  // Scored exactly as `hpa-detect evaluate --gt channels --pred predictions/ --ids held-out` would.
+  const gt = await readGroundTruth(input.annotationDir, 'voc', input.imageDir);
+  const preds = await readPredictions(path.join(dirs.predictions, 'predictions.json'));
+  const paired = pairDetections(gt, preds, { ids: input.heldOutIds });
+  const evaluation = evaluateDetections(paired.gt, paired.preds, { classNames: paired.classNames, minScore: EVAL_MIN_SCORE });
+  await mkdir(dirs.evaluation, { recursive: true });
+  const metricsFile = path.join(dirs.evaluation, 'metrics.json');
+  await writeFileAtomic(metricsFile, `${JSON.stringify(metricsDocument(evaluation, { heldOut: input.heldOutIds, minScore: EVAL_MIN_SCORE, shuffledLabels: settings.shuffleLabels }), null, 2)}\n`);
+  const prCurve = path.join(dirs.evaluation, 'pr-curve.png');
+  const curve = await renderPrCurve(evaluation.perClass.map((c) => ({ name: c.name, precision: c.precision, recall: c.recall, ap: c.ap50 })), { title: 'Held-out images, IoU 0.5' });
+  await writeFileAtomic(prCurve, curve.png);
+  input.log(`[demo] held-out mAP@0.5 ${evaluation.map50.toFixed(3)}, mAP@[.5:.95] ${evaluation.mapCoco.toFixed(3)} on ${input.heldOutIds.length} images`);
+
+  const detectionOverlayIds = await drawDetections(predictions, dirs.detections);
+  return { train, trainSeconds, evaluation, metricsFile, prCurve, detectionOverlayIds, predictions, settings };
+}
+
+/** Class names in label order, as the trained model stores them. */
+async function classNamesOf(train: TrainDetectorResult): Promise<string[]> {
+  const { readFile } = await import('node:fs/promises');
+  const doc = JSON.parse(await readFile(train.modelJson, 'utf8')) as { classes: string[] };
+  return doc.classes;
+}
+
+function trainLogger(log: (line: string) => void): (e: TrainEvent) => void {
+  let lastLine = 0;
+  return (e) => {
+    if (e.kind === 'start') log(`[demo] training ${e.config.preset} on ${e.trainImages} images, up to ${e.steps} steps (${e.stepsPerEpoch} per epoch)`);
+    else if (e.kind === 'step') {
+      // A line every 15 s: the demo's stages already print their own progress.
+      const now = performance.now();
+      if (now - lastLine < 15_000 && e.result.step !== e.totalSteps) return;
+      lastLine = now;
+      const perStep = e.elapsedSeconds / Math.max(1, e.result.step);
+      const l = e.result.losses;
+      log(`[demo]   step ${e.result.step}/${e.totalSteps} loss ${l.total.toFixed(3)} (rpn ${l.rpn_cls.toFixed(3)}/${l.rpn_reg.toFixed(3)}, roi ${l.cls.toFixed(3)}/${l.reg.toFixed(3)}), ${perStep.toFixed(1)} s/step, ETA ${formatDuration(perStep * (e.totalSteps - e.result.step))}`);
+    } else if (e.kind === 'epoch') log(`[demo]   epoch ${e.record.epoch + 1}: mean loss ${e.record.train.total.toFixed(3)}`);
+    else log(`[demo]   training stopped: ${e.reason}`);
+  };
+}
+
+/**
+ * The negative control's training labels: every box keeps its place, the class names are
+ * permuted across all training boxes (seeded), so the classes carry no information.
+ */
+async function writeShuffledLabels(input: DetectStageInput, dir: string): Promise<string> {
+  const { formatVocXml } = await import('../annotations/voc-write.js');
+  const { Rng } = await import('../util/rng.js');
+  const rng = new Rng(input.seed + 7919);
+  const names = input.trainIds.flatMap((id) => input.annotations.get(id)!.objects.map((obj) => obj.name));
+  for (let i = names.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [names[i], names[j]] = [names[j]!, names[i]!];
+  }
+  await mkdir(dir, { recursive: true });
+  let k = 0;
+  for (const id of input.trainIds) {
+    const a = input.annotations.get(id)!;
+    const objects = a.objects.map((obj) => ({ ...obj, name: names[k++]! }));
+    await writeFileAtomic(path.join(dir, `${id}.xml`), formatVocXml({ ...a, objects }));
+  }
+  return dir;
+}
+
+async function drawDetections(predictions: readonly ImagePrediction[], dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const ids: string[] = [];
+  for (const p of predictions) {
+    const kept = p.detections.filter((d) => d.score >= OVERLAY_SCORE);
+    const annotation: ImageAnnotation = {
+      filename: path.basename(p.image),
+      width: p.width,
+      height: p.height,
+      depth: 3,
+      objects: kept.map((d) => ({ name: d.className, x1: d.box[0], y1: d.box[1], x2: d.box[2], y2: d.box[3], score: d.score })),
+    };
+    await writeFileAtomic(path.join(dir, `${p.name}.png`), await renderOverlay(p.image, annotation));
+    ids.push(p.name);
+  }
+  return ids;
+}
