@@ -33,6 +33,7 @@ import warnings
 import torch
 import torchvision
 
+sys.dont_write_bytecode = True  # no scripts/__pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export_torchvision as et  # noqa: E402
 
