@@ -48,6 +48,7 @@ interface TrainArgs {
 /** Augmentation presets: cells have no orientation, so flips and quarter turns are safe. */
 const AUGMENT: Record<string, AugmentOptions | undefined> = {
   none: undefined,
+  hflip: { hflip: 0.5 },
   flips: { hflip: 0.5, vflip: 0.5, rotate90: 0.5 },
   full: { hflip: 0.5, vflip: 0.5, rotate90: 0.5, scaleJitter: { p: 0.5, min: 0.8, max: 1.25 }, color: { p: 0.8, brightness: 0.2, contrast: 0.2 } },
 };
@@ -148,7 +149,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('clip', { type: 'number', describe: 'Clip the gradient norm to this (default 10 from random weights, none with --init)' })
       .option('min-size', { type: 'number', describe: "Resize: short side (default: the preset's)" })
       .option('max-size', { type: 'number', describe: "Resize: long side cap (default: the preset's)" })
-      .option('augment', { type: 'string', default: 'flips', choices: Object.keys(AUGMENT), describe: 'Augmentation: none, flips (h/v flips, quarter turns), full (+ scale jitter, brightness/contrast)' })
+      .option('augment', { type: 'string', default: 'flips', choices: Object.keys(AUGMENT), describe: "Augmentation: none, hflip (torchvision's detection recipe), flips (h/v flips, quarter turns), full (+ scale jitter, brightness/contrast)" })
       .option('map', { type: 'boolean', default: true, describe: 'Validate with mAP@0.5 (--no-map: validation loss only)' })
       .option('out', { alias: 'o', type: 'string', default: 'train-out', describe: 'Output folder' })
       .option('resume', { type: 'boolean', default: false, describe: `Continue from OUT/${TRAIN_FILES.last} (settings from the checkpoint)` })
