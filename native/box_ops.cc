@@ -26,30 +26,13 @@
 #pragma GCC optimize("fp-contract=off")  // torch rounds each elementwise op separately
 #endif
 
+#include "iou_row.h"
+
 namespace {
 
 constexpr int64_t kMaxElems = int64_t(1) << 31;
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define HPA_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define HPA_SIMD_CLONES
-#endif
-
-// One row of the IoU matrix: box (ax1..ax2, area aa) against the SoA boxes2.
-HPA_SIMD_CLONES
-void IouRow(float ax1, float ay1, float ax2, float ay2, float aa, const float* __restrict bx1,
-            const float* __restrict by1, const float* __restrict bx2, const float* __restrict by2,
-            const float* __restrict ba, int64_t m, float* __restrict out) {
-  for (int64_t j = 0; j < m; ++j) {
-    float w = std::min(ax2, bx2[j]) - std::max(ax1, bx1[j]);
-    float h = std::min(ay2, by2[j]) - std::max(ay1, by1[j]);
-    w = std::max(w, 0.0f);
-    h = std::max(h, 0.0f);
-    float inter = w * h;
-    out[j] = inter / ((aa + ba[j]) - inter);
-  }
-}
+using hpa::IouRow;
 
 std::vector<float> BoxIou(const float* a, int64_t n, const float* b, int64_t m) {
   std::vector<float> out(static_cast<size_t>(n * m));

@@ -35,6 +35,8 @@
 #pragma GCC optimize("fp-contract=off")  // IoU rounded op by op, as torch and boxIouSync
 #endif
 
+#include "iou_row.h"
+
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 #define HPA_MATCHER_CLONES __attribute__((target_clones("avx2", "default")))
 #else
@@ -48,21 +50,8 @@ namespace {
 constexpr int64_t kBlock = 8192;
 constexpr int64_t kTile = 512;
 
-// One gt box against a tile of SoA predictions: the same expression, operand order and min/max
-// argument order as box_ops.cc's IouRow (gt = boxes1), so every value is bitwise boxIouSync's.
-HPA_MATCHER_CLONES
-void IouTile(float ax1, float ay1, float ax2, float ay2, float aa, const float* __restrict bx1,
-             const float* __restrict by1, const float* __restrict bx2, const float* __restrict by2,
-             const float* __restrict ba, int64_t m, float* __restrict out) {
-  for (int64_t j = 0; j < m; ++j) {
-    float w = std::min(ax2, bx2[j]) - std::max(ax1, bx1[j]);
-    float h = std::min(ay2, by2[j]) - std::max(ay1, by1[j]);
-    w = std::max(w, 0.0f);
-    h = std::max(h, 0.0f);
-    float inter = w * h;
-    out[j] = inter / ((aa + ba[j]) - inter);
-  }
-}
+// One gt box against a tile of SoA predictions: iou_row.h's IouRow, the same code as
+// boxIouSync's (gt = boxes1), so every value is bitwise boxIouSync's.
 
 inline float IouScalar(const float* a, float aa, const float* b, float ba) {
   float w = std::min(a[2], b[2]) - std::max(a[0], b[0]);
@@ -158,7 +147,7 @@ class BoxSource {
   }
   const float* Row(Tile& t, int64_t g) const {
     const float* r = gt_ + 4 * g;
-    IouTile(r[0], r[1], r[2], r[3], ga_[g], t.x1, t.y1, t.x2, t.y2, t.a, t.len, t.buf);
+    IouRow(r[0], r[1], r[2], r[3], ga_[g], t.x1, t.y1, t.x2, t.y2, t.a, t.len, t.buf);
     return t.buf;
   }
   float At(int64_t g, int64_t j) const {
