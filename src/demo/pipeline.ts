@@ -39,6 +39,8 @@ export interface DemoOptions {
   count?: number;
   seed?: number;
   difficulty?: SynthDifficulty;
+  /** Side of the square synthetic images in px (default 512). */
+  size?: number;
   /** Overlays drawn (default 12; the report shows them). */
   overlays?: number;
   /** Called with a one-line message at each stage. */
@@ -86,7 +88,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
 
   const manifest = await stage(`synthesize ${count} images (seed ${seed})`, () =>
-    synthesizeDataset({ outDir: dirs.channels, count, seed, difficulty: options.difficulty ?? 'standard' }),
+    synthesizeDataset({ outDir: dirs.channels, count, seed, difficulty: options.difficulty ?? 'standard', ...(options.size ? { size: options.size } : {}) }),
   );
   const merge = await stage('merge channels', () =>
     mergeFolder(dirs.channels, dirs.merged, { progress: options.progress ?? true }),

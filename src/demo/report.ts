@@ -49,7 +49,8 @@ function detectionSections(d: DetectStageResult, outDir: string, rel: (p: string
           kind: 'text',
           text:
             `${e.numImages} held-out images, detections at score ≥ 0.05, IoU without +1; difficult (ambiguous) cells ignored. ` +
-            `mAP@0.5 ${ap(e.map50)} (VOC all-point), ${ap(e.map50_11pt)} (11-point); COCO mAP@[.5:.95] ${ap(e.mapCoco)}.`,
+            `mAP@0.5 ${ap(e.map50)} (VOC all-point), ${ap(e.map50_11pt)} (11-point); COCO mAP@[.5:.95] ${ap(e.mapCoco)}. ` +
+            `Finding cells whatever their class (detections of both classes merged by NMS): AP@0.5 ${ap(d.cellFinding.map50)}, AP@[.5:.95] ${ap(d.cellFinding.mapCoco)}.`,
         },
         {
           kind: 'table',
