@@ -8,9 +8,9 @@
  *   detections/   overlays of the held-out predictions at the score users look at (0.7)
  */
 import { mkdir } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { ImageAnnotation } from '../annotations/model.js';
+import { formatVocXml } from '../annotations/voc-write.js';
 import { nmsSync } from '../detection/nms.js';
 import { evaluateDetections, type DetectionEvaluation, type EvalGroundTruth, type EvalPrediction } from '../eval/map.js';
 import { pairDetections } from '../eval/pair.js';
@@ -19,12 +19,16 @@ import { readPredictions } from '../eval/read-predictions.js';
 import { metricsDocument } from '../eval/report.js';
 import { Detector } from '../infer/detector.js';
 import { predictFiles } from '../infer/predict-files.js';
+import { resolveModelConfig } from '../infer/predict-model.js';
 import type { ImagePrediction } from '../infer/predict-outputs.js';
+import { gatherBoxes } from '../infer/rpn-proposals.js';
 import { renderOverlay } from '../render/overlay.js';
 import { renderPrCurve } from '../render/pr-curve.js';
 import { trainDetector, type TrainDetectorOptions, type TrainDetectorResult, type TrainEvent } from '../train/detector-fit.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { availableCores } from '../util/cores.js';
 import { formatDuration } from '../util/progress.js';
+import { Rng } from '../util/rng.js';
 
 /** Evaluation keeps every detection down to this score (the VOC/COCO convention). */
 export const EVAL_MIN_SCORE = 0.05;
@@ -116,17 +120,19 @@ export async function runDetectStage(input: DetectStageInput): Promise<DetectSta
     augment: { hflip: 0.5, vflip: 0.5, rotate90: 0.5 },
     outDir: dirs.model,
     seed: input.seed,
-    threads: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+    threads: availableCores(),
   }, trainLogger(input.log));
   const trainSeconds = (performance.now() - t0) / 1000;
 
-  const detector = await Detector.load(train.last, settings.preset, { config: { transform: { minSize: settings.imageSize, maxSize: settings.imageSize } } });
+  // The checkpoint stores its preset, config (sizes included) and class names, as predict reads them.
+  const model = await resolveModelConfig(train.last, undefined);
+  const detector = await Detector.load(train.last, model.preset, { config: model.config });
   let predictions: ImagePrediction[];
   try {
     const files = input.heldOutIds.map((id) => path.join(input.imageDir, input.annotations.get(id)!.filename));
     const summary = await predictFiles(detector, files, {
       outDir: dirs.predictions,
-      classNames: await classNamesOf(train),
+      classNames: model.classes ?? [],
       scoreThreshold: EVAL_MIN_SCORE,
       overwrite: true,
       voc: false,
@@ -162,19 +168,10 @@ function classAgnostic(gt: readonly EvalGroundTruth[], preds: readonly EvalPredi
   const oneClass = (n: number) => new Int32Array(n).fill(1);
   const merged = preds.map((p) => {
     const keep = nmsSync(p.boxes, p.scores, 0.5);
-    const boxes = new Float32Array(keep.length * 4);
-    keep.forEach((k, i) => boxes.set(p.boxes.subarray(k * 4, k * 4 + 4), i * 4));
-    return { boxes, scores: Float32Array.from(keep, (k) => p.scores[k]!), labels: oneClass(keep.length) };
+    return { boxes: gatherBoxes(p.boxes, keep), scores: Float32Array.from(keep, (k) => p.scores[k]!), labels: oneClass(keep.length) };
   });
   const cells = gt.map((g) => ({ ...g, labels: oneClass(g.labels.length) }));
   return evaluateDetections(cells, merged, { classNames: ['cell'], minScore: EVAL_MIN_SCORE });
-}
-
-/** Class names in label order, as the trained model stores them. */
-async function classNamesOf(train: TrainDetectorResult): Promise<string[]> {
-  const { readFile } = await import('node:fs/promises');
-  const doc = JSON.parse(await readFile(train.modelJson, 'utf8')) as { classes: string[] };
-  return doc.classes;
 }
 
 function trainLogger(log: (line: string) => void): (e: TrainEvent) => void {
@@ -199,8 +196,6 @@ function trainLogger(log: (line: string) => void): (e: TrainEvent) => void {
  * permuted across all training boxes (seeded), so the classes carry no information.
  */
 async function writeShuffledLabels(input: DetectStageInput, dir: string): Promise<string> {
-  const { formatVocXml } = await import('../annotations/voc-write.js');
-  const { Rng } = await import('../util/rng.js');
   const rng = new Rng(input.seed + 7919);
   const names = input.trainIds.flatMap((id) => input.annotations.get(id)!.objects.map((obj) => obj.name));
   for (let i = names.length - 1; i > 0; i--) {

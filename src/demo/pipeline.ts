@@ -21,7 +21,7 @@ import { mergeFolder, type MergeFolderSummary } from '../hpa/merge-folder.js';
 import { loadVocDataset } from '../annotations/dataset.js';
 import { formatKerasCsv } from '../annotations/csv.js';
 import { formatCocoJson, toCoco } from '../annotations/coco.js';
-import { writeVocLayout } from '../annotations/voc-layout.js';
+import { vocId, writeVocLayout } from '../annotations/voc-layout.js';
 import { computeStats, type DatasetStats } from '../annotations/stats.js';
 import type { ImageAnnotation } from '../annotations/model.js';
 import { renderOverlay } from '../render/overlay.js';
@@ -115,7 +115,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   let detection: DetectStageResult | undefined;
   if (options.train !== false) {
-    const byId = new Map(annotations.map((a) => [a.filename.replace(/\.[^.]*$/, ''), a]));
+    const byId = new Map(annotations.map((a) => [vocId(a), a]));
     const split = splitIds([...byId.keys()], { seed, val: HELD_OUT_FRACTION, test: 0 });
     if (split.train.length === 0 || split.val.length === 0) throw new RangeError(`count ${count} is too small to train on some images and hold out others (at least 4 needed)`);
     detection = await stage(`train on ${split.train.length} images, predict and score ${split.val.length} held-out images`, () =>
@@ -141,7 +141,7 @@ async function drawOverlays(annotations: ImageAnnotation[], mergedDir: string, o
   const chosen = annotations.slice(0, limit);
   const ids: string[] = [];
   for (const a of chosen) {
-    const id = a.filename.replace(/\.[^.]*$/, '');
+    const id = vocId(a);
     const png = await renderOverlay(path.join(mergedDir, a.filename), a);
     await writeFileAtomic(path.join(overlayDir, `${id}.png`), png);
     ids.push(id);

@@ -8,8 +8,7 @@ import type { SynthManifest } from '../synth/write.js';
 import type { MergeFolderSummary } from '../hpa/merge-folder.js';
 import type { DatasetStats } from '../annotations/stats.js';
 import { renderReport, type ReportSection } from '../report/html.js';
-import type { DetectStageResult } from './detect-stage.js';
-import { OVERLAY_SCORE } from './detect-stage.js';
+import { OVERLAY_SCORE, type DetectStageResult } from './detect-stage.js';
 
 export interface DemoReportInput {
   outDir: string;

@@ -4,12 +4,12 @@
  * the loss, images/s and ETA; otherwise plain lines. Ctrl-C saves at the next step boundary.
  */
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AugmentOptions } from '../../data/augment.js';
 import { PRESET_NAMES } from '../../models/presets.js';
 import { trainDetector, TRAIN_FILES, type TrainEvent } from '../../train/detector-fit.js';
+import { availableCores } from '../../util/cores.js';
 import { formatDuration } from '../../util/progress.js';
 import { CliError, UsageError } from '../errors.js';
 import { readIdList } from '../read-ids.js';
@@ -193,7 +193,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         outDir: argv.out,
         resume: argv.resume,
         seed: argv.seed,
-        threads: argv.threads ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+        threads: argv.threads ?? availableCores(),
         signal: controller.signal,
       }, reporter(argv.json));
       const summary = { stopped: result.stopped, steps: result.steps, epochs: result.epochs, best: result.best ?? null, last: result.last, model: result.modelJson, lossLog: result.lossLog, curve: result.curve };
