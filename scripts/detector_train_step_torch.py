@@ -20,7 +20,6 @@ gradient, `rpn_pos/<i>`, `rpn_neg/<i>` (int32), `roi_proposals/<i>`, `roi_labels
 import functools
 import json
 import os
-import struct
 import sys
 
 import torch
@@ -29,30 +28,12 @@ from torchvision.models.detection.image_list import ImageList
 
 sys.dont_write_bytecode = True  # importing export_torchvision must not leave scripts/__pycache__ behind
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_torchvision import build_model, save_safetensors  # noqa: E402
-
-DTYPES = {"F32": torch.float32, "I32": torch.int32, "I64": torch.int64, "U8": torch.uint8}
-
-
-def read_tensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n].decode("utf-8"))
-    metadata = header.pop("__metadata__", None)
-    body = data[8 + n:]
-    out = {}
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        dtype = DTYPES[info["dtype"]]
-        out[name] = torch.empty(info["shape"], dtype=dtype) if e == b else torch.frombuffer(bytearray(body[b:e]), dtype=dtype).reshape(info["shape"])
-    return metadata, out
-
+from export_torchvision import build_model, load_safetensors, save_safetensors  # noqa: E402
 
 def main(inp, out):
     torch.set_num_threads(1)
     torch.manual_seed(0)  # torchvision's samplers draw with torch.randperm
-    meta, t = read_tensors(inp)
+    meta, t = load_safetensors(inp)
     cfg = json.loads(meta["config"])
     arch, rpn, box = cfg["arch"], cfg["rpn"], cfg["box"]
     if arch["fpnChannels"] != 256 or arch["representationSize"] != 1024:

@@ -24,6 +24,7 @@ Outputs in --out-dir:
 import argparse
 import functools
 import json
+import struct
 import os
 import sys
 
@@ -37,9 +38,28 @@ from torchvision.ops import misc as misc_nn_ops
 ARCHS = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50}
 
 
+SAFETENSORS_DTYPES = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64, "I32": torch.int32, "U8": torch.uint8}
+
+
+def load_safetensors(path):
+    """A minimal safetensors reader: (metadata or None, {name: tensor})."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n].decode("utf-8"))
+    metadata = header.pop("__metadata__", None)
+    body = data[8 + n:]
+    out = {}
+    for name, info in header.items():
+        b, e = info["data_offsets"]
+        dtype = SAFETENSORS_DTYPES[info["dtype"]]
+        out[name] = torch.empty(info["shape"], dtype=dtype) if e == b else torch.frombuffer(bytearray(body[b:e]), dtype=dtype).reshape(info["shape"])
+    return metadata, out
+
+
 def save_safetensors(path, tensors, metadata=None):
     """A minimal safetensors writer (the `safetensors` package is not in Debian)."""
-    dtypes = {torch.float32: "F32", torch.int64: "I64", torch.uint8: "U8", torch.int32: "I32"}
+    dtypes = {t: name for name, t in SAFETENSORS_DTYPES.items()}
     header, blobs, offset = {}, [], 0
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous()
