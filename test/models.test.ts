@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fixturesDir } from './helpers.js';
 import {
@@ -14,6 +15,8 @@ import {
 } from '../src/models/index.js';
 import type { Tensor } from '../src/graph/values.js';
 import { Detector } from '../src/infer/detector.js';
+import { storedModelConfig } from '../src/infer/predict-model.js';
+import { CHECKPOINT_FORMAT } from '../src/train/checkpoint.js';
 
 /** Records every request and hands out a shared zero buffer view of the right size (no big allocations per call). */
 class RecordingWeights implements WeightSource {
@@ -84,6 +87,44 @@ test('presets: known names, overrides, validation errors name the field', () => 
   assert.throws(() => fasterRcnnConfig('light', { arch: { numClasses: 1 } }), /arch\.numClasses/);
   assert.throws(() => fasterRcnnConfig('light', { box: { nmsThresh: 1.5 } }), /box\.nmsThresh/);
   assert.throws(() => fasterRcnnConfig('light', { anchors: { sizes: [[16], [32]] } }), /anchors\.sizes/);
+});
+
+test('arch.baseWidth scales every backbone stage (64 is torchvision\'s); widths are validated', () => {
+  const shapes = (baseWidth: number) => {
+    const w = new RecordingWeights();
+    buildSegment1(fasterRcnnConfig('resnet18-fpn-gn', { arch: { baseWidth, groupNormGroups: 16 } }), w);
+    return Object.fromEntries(w.requests.map((r) => [r.name, r.dims]));
+  };
+  const narrow = shapes(16);
+  assert.deepEqual(narrow['backbone.body.conv1.weight'], [16, 3, 7, 7]);
+  assert.deepEqual(narrow['backbone.body.layer1.0.conv1.weight'], [16, 16, 3, 3]);
+  assert.deepEqual(narrow['backbone.body.layer4.1.conv2.weight'], [128, 128, 3, 3]);
+  assert.deepEqual(narrow['backbone.fpn.inner_blocks.3.0.weight'], [256, 128, 1, 1]);
+  assert.deepEqual(Object.keys(narrow).sort(), Object.keys(shapes(64)).sort(), 'same names, other widths');
+  assert.equal(fasterRcnnConfig('resnet50-fpn').arch.baseWidth, 64);
+  assert.throws(() => fasterRcnnConfig('light', { arch: { baseWidth: 0 } }), /arch\.baseWidth must be a positive integer/);
+  assert.throws(() => fasterRcnnConfig('light', { arch: { baseWidth: 24, groupNormGroups: 16 } }), /arch\.baseWidth 24 is not divisible by arch\.groupNormGroups 16/);
+});
+
+test('stored configs written before arch.baseWidth load with torchvision\'s width 64', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-models-'));
+  try {
+    const header = (model: unknown) => {
+      const json = Buffer.from(JSON.stringify({ __metadata__: { format: CHECKPOINT_FORMAT, checkpoint: JSON.stringify({ model }) } }));
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(json.length));
+      return Buffer.concat([len, json]);
+    };
+    const old = path.join(dir, 'old.safetensors');
+    const { baseWidth: _, ...arch } = fasterRcnnConfig('light').arch;
+    writeFileSync(old, header({ preset: 'light', config: { arch } }));
+    assert.equal((await storedModelConfig(old))!.config.arch!.baseWidth, 64);
+    const partial = path.join(dir, 'partial.safetensors');
+    writeFileSync(partial, header({ preset: 'light', config: { transform: { minSize: 256 } } }));
+    assert.equal((await storedModelConfig(partial))!.config.arch, undefined, 'a partial config keeps the preset\'s width');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('light preset from random weights runs end to end on a small image', async () => {

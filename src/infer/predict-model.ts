@@ -15,6 +15,7 @@
 import { open } from 'node:fs/promises';
 import { MAX_HEADER_SIZE, METADATA_KEY } from '../io/safetensors.js';
 import { type ConfigOverrides, PRESET_NAMES } from '../models/presets.js';
+import { TORCHVISION_BASE_WIDTH } from '../models/resnet.js';
 import { CHECKPOINT_FORMAT } from '../train/checkpoint.js';
 
 /** The model config a checkpoint stores, normalised. */
@@ -85,6 +86,9 @@ export async function storedModelConfig(file: string): Promise<StoredModelConfig
   const src = (m.config ?? m) as Record<string, unknown>;
   const config: Record<string, unknown> = {};
   for (const s of SECTIONS) if (src[s] !== undefined && typeof src[s] === 'object') config[s] = src[s];
+  const arch = config.arch as Record<string, unknown> | undefined;
+  // A whole arch (it names the depth) written before widths were configurable is torchvision's width.
+  if (arch && arch.depth !== undefined && arch.baseWidth === undefined) config.arch = { ...arch, baseWidth: TORCHVISION_BASE_WIDTH };
   if (m.classes !== undefined && !(Array.isArray(m.classes) && m.classes.every((c) => typeof c === 'string'))) {
     throw new RangeError(`${file}: model field classes must be an array of class names`);
   }

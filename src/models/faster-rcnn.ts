@@ -43,12 +43,12 @@ export function buildSegment1(config: FasterRcnnConfig, weights: WeightSource, i
   const g = new GraphBuilder('faster_rcnn_segment1');
   const images = g.input('images', 'float32', [inputShape?.[0] ?? 'batch', 3, inputShape?.[1] ?? 'height', inputShape?.[2] ?? 'width']);
   const backbone = g.scope('backbone');
-  const stages = resnetBody(ctx, backbone.scope('body'), images, config.arch.depth);
+  const stages = resnetBody(ctx, backbone.scope('body'), images, config.arch.depth, config.arch.baseWidth);
   // Inputs padded to a multiple of 32 make each FPN level exactly twice the next: the top-down
   // upsampling can then use constant scales, which ORT runs in its blocked layout (fpn.ts). The
   // static-shape training graphs keep the by-size form their gradient rule was built for.
   const exactDoubling = inputShape === undefined && config.transform.sizeDivisible % 32 === 0;
-  const levels = fpn(ctx, backbone.scope('fpn'), stages, resnetStageChannels(config.arch.depth), config.arch.fpnChannels, config.arch.norm === 'group-norm', exactDoubling);
+  const levels = fpn(ctx, backbone.scope('fpn'), stages, resnetStageChannels(config.arch.depth, config.arch.baseWidth), config.arch.fpnChannels, config.arch.norm === 'group-norm', exactDoubling);
   const head = rpnHead(ctx, g.scope('rpn').scope('head'), levels, config.arch.fpnChannels, anchorsPerPosition(config));
   levels.forEach((v, i) => g.output(v, SEGMENT1_OUTPUTS.features[i]));
   head.objectness.forEach((v, i) => g.output(v, SEGMENT1_OUTPUTS.objectness[i]));

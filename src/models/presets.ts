@@ -17,6 +17,11 @@ export type ResNetDepth = 18 | 34 | 50;
 /** The architecture: what decides parameter names and shapes. */
 export interface ArchitectureConfig {
   depth: ResNetDepth;
+  /**
+   * ResNet stem and layer1 width; layer2..4 are 2×, 4×, 8× it (torchvision: 64). Narrower
+   * backbones train faster from scratch; only 64 loads torchvision weights.
+   */
+  baseWidth: number;
   norm: NormKind;
   /** GroupNorm groups (torchvision's usual 32); ignored for frozen-bn. */
   groupNormGroups: number;
@@ -125,7 +130,7 @@ const TORCHVISION_BOX: BoxHeadConfig = {
 function torchvisionLike(preset: string, depth: ResNetDepth, norm: NormKind): FasterRcnnConfig {
   return {
     preset,
-    arch: { depth, norm, groupNormGroups: 32, fpnChannels: 256, representationSize: 1024, numClasses: 91, trainableLayers: norm === 'frozen-bn' ? 3 : 5 },
+    arch: { depth, baseWidth: 64, norm, groupNormGroups: 32, fpnChannels: 256, representationSize: 1024, numClasses: 91, trainableLayers: norm === 'frozen-bn' ? 3 : 5 },
     anchors: { sizes: TORCHVISION_ANCHOR_SIZES.map((s) => [...s]), aspectRatios: [0.5, 1, 2] },
     transform: { ...TORCHVISION_TRANSFORM, imageMean: [...TORCHVISION_TRANSFORM.imageMean], imageStd: [...TORCHVISION_TRANSFORM.imageStd] },
     rpn: { ...TORCHVISION_RPN },
@@ -197,6 +202,10 @@ export function validateConfig(c: FasterRcnnConfig): void {
   if (!Number.isInteger(c.arch.numClasses) || c.arch.numClasses < 2) throw new RangeError(`arch.numClasses must be an integer >= 2 (background included), got ${c.arch.numClasses}`);
   if (!Number.isInteger(c.arch.trainableLayers) || c.arch.trainableLayers < 0 || c.arch.trainableLayers > 5) {
     throw new RangeError(`arch.trainableLayers must be an integer in 0..5, got ${c.arch.trainableLayers}`);
+  }
+  if (!Number.isInteger(c.arch.baseWidth) || c.arch.baseWidth < 1) throw new RangeError(`arch.baseWidth must be a positive integer, got ${c.arch.baseWidth}`);
+  if (c.arch.norm === 'group-norm' && c.arch.baseWidth % c.arch.groupNormGroups !== 0) {
+    throw new RangeError(`arch.baseWidth ${c.arch.baseWidth} is not divisible by arch.groupNormGroups ${c.arch.groupNormGroups}`);
   }
   if (c.arch.norm === 'group-norm' && c.arch.fpnChannels % c.arch.groupNormGroups !== 0) {
     throw new RangeError(`arch.fpnChannels ${c.arch.fpnChannels} is not divisible by arch.groupNormGroups ${c.arch.groupNormGroups}`);

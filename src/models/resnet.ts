@@ -17,10 +17,13 @@ export const RESNET_LAYOUTS: Record<ResNetDepth, { block: 'basic' | 'bottleneck'
   50: { block: 'bottleneck', blocks: [3, 4, 6, 3] },
 };
 
-/** Output channels of layer1..layer4 (the FPN's in_channels_list). */
-export function resnetStageChannels(depth: ResNetDepth): [number, number, number, number] {
+/** torchvision's stem and layer1 width; layer2..4 double it each. */
+export const TORCHVISION_BASE_WIDTH = 64;
+
+/** Output channels of layer1..layer4 (the FPN's in_channels_list) for stage widths base, 2×, 4×, 8×. */
+export function resnetStageChannels(depth: ResNetDepth, baseWidth = TORCHVISION_BASE_WIDTH): [number, number, number, number] {
   const e = RESNET_LAYOUTS[depth].block === 'bottleneck' ? 4 : 1;
-  return [64 * e, 128 * e, 256 * e, 512 * e];
+  return [baseWidth * e, 2 * baseWidth * e, 4 * baseWidth * e, 8 * baseWidth * e];
 }
 
 const KAIMING = 'kaiming-normal-fan-out' as const;
@@ -56,17 +59,19 @@ function downsample(ctx: BuildContext, s: GraphBuilder, x: ValueRef, inC: number
 /**
  * The ResNet body under scope `s` (e.g. `backbone.body`): returns the outputs of layer1..layer4
  * (strides 4, 8, 16, 32), torchvision's IntermediateLayerGetter return_layers {layer1: '0', …}.
+ * `baseWidth` scales every stage (stem and layer1 `baseWidth`, then 2×, 4×, 8×); torchvision's 64
+ * keeps its parameter shapes, a narrower one makes a light backbone for training from scratch.
  */
-export function resnetBody(ctx: BuildContext, s: GraphBuilder, images: ValueRef, depth: ResNetDepth): Value[] {
+export function resnetBody(ctx: BuildContext, s: GraphBuilder, images: ValueRef, depth: ResNetDepth, baseWidth = TORCHVISION_BASE_WIDTH): Value[] {
   const layout = RESNET_LAYOUTS[depth];
-  let x = conv(ctx, s.scope('conv1'), images, { inChannels: 3, outChannels: 64, kernel: 7, stride: 2, padding: 3, init: KAIMING });
-  x = relu(s, norm(ctx, s.scope('bn1'), x, 64));
+  let x = conv(ctx, s.scope('conv1'), images, { inChannels: 3, outChannels: baseWidth, kernel: 7, stride: 2, padding: 3, init: KAIMING });
+  x = relu(s, norm(ctx, s.scope('bn1'), x, baseWidth));
   x = s.op('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
   const expansion = layout.block === 'bottleneck' ? 4 : 1;
-  let inC = 64;
+  let inC = baseWidth;
   const stages: Value[] = [];
   layout.blocks.forEach((count, stage) => {
-    const planes = 64 * 2 ** stage;
+    const planes = baseWidth * 2 ** stage;
     const layer = s.scope(`layer${stage + 1}`);
     for (let b = 0; b < count; b++) {
       const stride = b === 0 && stage > 0 ? 2 : 1;

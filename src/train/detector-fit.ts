@@ -23,6 +23,7 @@ import type { AugmentOptions } from '../data/augment.js';
 import { evaluateDetections } from '../eval/map.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { fasterRcnnConfig, type ConfigOverrides, type FasterRcnnConfig } from '../models/presets.js';
+import { TORCHVISION_BASE_WIDTH } from '../models/resnet.js';
 import { FileWeights, RandomWeights, type ParamRequest, type WeightSource } from '../models/weights.js';
 import type { HostTensor } from '../io/tensor.js';
 import type { Tensor } from '../graph/values.js';
@@ -241,7 +242,8 @@ export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainE
     const run = c.extra?.['run'] as unknown as RunSettings | undefined;
     if (doc?.arch !== 'faster-rcnn' || !run) throw new RangeError(`--resume: ${resumeFrom} was not written by hpa-detect train`);
     settings = run;
-    config = doc.config;
+    // Checkpoints from before arch.baseWidth existed hold torchvision-width backbones.
+    config = { ...doc.config, arch: { ...doc.config.arch, baseWidth: doc.config.arch.baseWidth ?? TORCHVISION_BASE_WIDTH } };
     classes = doc.classes;
     optimizer = c.optimizer;
     weights = new FileWeights(new Map([...c.params]), resumeFrom, '');
