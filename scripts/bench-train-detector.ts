@@ -2,7 +2,9 @@
  * Seconds per Faster R-CNN training step (DetectorTrainer.trainStep: data, both segments,
  * targets, proposals, RoIAlign forward/backward, optimizer) on synthetic SIZE×SIZE images with 4
  * boxes, seeded random weights. Env: PRESET (light), SIZE (512), BATCH (2), STEPS (4, after one
- * untimed first step that builds segment 1's training model), THREADS (2).
+ * untimed first step that builds segment 1's training model), THREADS (2), SPLIT (both: the
+ * training models that recompute the forward pass and the split forward/backward models,
+ * interleaved step by step in one process; 0 or 1: one of them, e.g. for peak RSS).
  *
  *   node dist/scripts/bench-train-detector.js
  *   PRESET=resnet18-fpn-gn node dist/scripts/bench-train-detector.js
@@ -42,21 +44,35 @@ function syntheticDataset(count: number): DetectionDataset {
   } as unknown as DetectionDataset;
 }
 
-const loader = new DetectionLoader(syntheticDataset(Math.max(4, 2 * batch)), { batchSize: batch });
+const split = process.env.SPLIT ?? 'both';
+const modes: boolean[] = split === 'both' ? [false, true] : [split === '1'];
 const config = fasterRcnnConfig(preset, { arch: { numClasses: 3 }, transform: { minSize: size, maxSize: size } });
-let t = performance.now();
-const trainer = await DetectorTrainer.create({ config, weights: new RandomWeights(0), optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }, loader, threads: { intraOp: threads, optimizer: threads } });
-console.log(`${preset} ${size}x${size} batch ${batch}, ${threads} threads; create ${((performance.now() - t) / 1000).toFixed(1)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-const wall: number[] = [], cpu: number[] = [];
-for (let i = 0; i <= steps; i++) {
-  t = performance.now();
-  const c0 = process.cpuUsage();
-  const r = await trainer.trainStep();
-  const c = process.cpuUsage(c0);
-  const w = (performance.now() - t) / 1000, u = (c.user + c.system) / 1e6;
-  const stages = Object.entries(r.timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`).join(', ');
-  console.log(`step ${i}${i === 0 ? ' (builds segment 1)' : ''}: ${w.toFixed(2)} s wall, ${u.toFixed(2)} s CPU; loss ${r.losses.total.toFixed(3)}; ${stages}`);
-  if (i > 0) { wall.push(w); cpu.push(u); }
+const name = (s: boolean) => (s ? 'split' : 'recompute');
+const trainers: DetectorTrainer[] = [];
+for (const splitBackward of modes) {
+  const t = performance.now();
+  const loader = new DetectionLoader(syntheticDataset(Math.max(4, 2 * batch)), { batchSize: batch });
+  trainers.push(await DetectorTrainer.create({ config, weights: new RandomWeights(0), optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }, loader, threads: { intraOp: threads, optimizer: threads }, splitBackward }));
+  console.log(`${preset} ${size}x${size} batch ${batch}, ${threads} threads, ${name(splitBackward)}; create ${((performance.now() - t) / 1000).toFixed(1)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 }
-console.log(`median of ${steps}: ${median(wall).toFixed(2)} s wall, ${median(cpu).toFixed(2)} s CPU per step; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-await trainer.release();
+const wall: number[][] = modes.map(() => []), cpu: number[][] = modes.map(() => []);
+for (let i = 0; i <= steps; i++) {
+  // Interleaved, the order alternating per step, so that both modes see the same load.
+  const order = modes.map((_, m) => m);
+  if (i % 2 === 1) order.reverse();
+  const totals: number[] = [];
+  for (const m of order) {
+    const t = performance.now();
+    const c0 = process.cpuUsage();
+    const r = await trainers[m]!.trainStep();
+    const c = process.cpuUsage(c0);
+    const w = (performance.now() - t) / 1000, u = (c.user + c.system) / 1e6;
+    const stages = Object.entries(r.timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`).join(', ');
+    console.log(`step ${i}${i === 0 ? ' (builds segment 1)' : ''} ${name(modes[m]!)}: ${w.toFixed(2)} s wall, ${u.toFixed(2)} s CPU; loss ${r.losses.total.toFixed(6)}; ${stages}`);
+    if (i > 0) { wall[m]!.push(w); cpu[m]!.push(u); }
+    totals[m] = r.losses.total;
+  }
+  if (modes.length === 2 && totals[0] !== totals[1]) console.log(`  losses differ: ${totals[0]} vs ${totals[1]}`);
+}
+modes.forEach((s, m) => console.log(`${name(s)}: median of ${steps}: ${median(wall[m]!).toFixed(2)} s wall, ${median(cpu[m]!).toFixed(2)} s CPU per step; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`));
+for (const t of trainers) await t.release();

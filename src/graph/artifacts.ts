@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { buildGradient } from './autodiff.js';
+import { buildGradient, type Gradients } from './autodiff.js';
 import type { GraphBuilder, ValueRef } from './builder.js';
 import { refName } from './builder.js';
 import { serializeModel } from './serialize.js';
@@ -57,8 +57,20 @@ function paramsToInputs(g: GraphBuilder, trainable: readonly string[]): void {
   }
 }
 
-/** Build the training, eval and inference graphs of a segment. */
-export function buildTrainingArtifacts(seg: TrainingSegment): TrainingArtifactGraphs {
+/** A segment's forward graph with its gradient nodes appended (what every training model is cut from). */
+export interface GradientGraph {
+  /** Parameters as inputs, `grad.<chained>` seed inputs, forward nodes then gradient nodes. */
+  graph: GraphBuilder;
+  /** Gradient value of every trainable parameter and every gradInput, by forward name. */
+  grads: Gradients;
+  /** Forward outputs (the segment's outputs and chained outputs, deduplicated). */
+  outputs: string[];
+  /** How many of graph.nodes are forward nodes (the rest were appended by autodiff). */
+  forwardNodes: number;
+}
+
+/** Validate a segment and append its gradient (loss + Σ ⟨grad.<output>, output⟩) to a copy of its graph. */
+export function buildGradientGraph(seg: TrainingSegment): GradientGraph {
   const chained = seg.chained ?? [];
   const outputs = [...new Set([...(seg.outputs ?? []), ...chained])];
   const gradInputs = seg.gradInputs ?? [];
@@ -72,7 +84,16 @@ export function buildTrainingArtifacts(seg: TrainingSegment): TrainingArtifactGr
     const v = t.value(o);
     seeds[o] = t.input(`grad.${o}`, v.dtype, v.shape);
   }
+  const forwardNodes = t.nodes.length;
   const grads = buildGradient(t, { loss: seg.loss, params: seg.trainable, inputs: gradInputs, seeds });
+  return { graph: t, grads, outputs, forwardNodes };
+}
+
+/** Build the training, eval and inference graphs of a segment. */
+export function buildTrainingArtifacts(seg: TrainingSegment): TrainingArtifactGraphs {
+  const chained = seg.chained ?? [];
+  const gradInputs = seg.gradInputs ?? [];
+  const { graph: t, grads, outputs } = buildGradientGraph(seg);
   t.clearOutputs();
   const lossOut = seg.loss !== undefined ? 'loss' : undefined;
   if (seg.loss !== undefined) t.output(seg.loss, 'loss');
@@ -95,7 +116,7 @@ export function buildTrainingArtifacts(seg: TrainingSegment): TrainingArtifactGr
 }
 
 /** Pruning drops unused inputs; the contract wants these inputs present even when unused. */
-function keepInputs(pruned: GraphBuilder, full: GraphBuilder, names: readonly string[]): void {
+export function keepInputs(pruned: GraphBuilder, full: GraphBuilder, names: readonly string[]): void {
   const missing = names.filter((n) => !pruned.inputs.includes(n));
   if (missing.length === 0) return;
   throw new Error(`training artifacts: inputs ${missing.join(', ')} of ${full.name} are not used by any output`);

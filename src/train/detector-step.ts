@@ -2,17 +2,19 @@
  * One Faster R-CNN training step across the two graph segments (docs/detection-training.md,
  * "One step"), pure of file I/O:
  *
- *   segment 1 forward (eval model) → objectness.l, deltas.l, features.l
+ *   segment 1 forward (eval model, or the split forward model) → objectness.l, deltas.l, features.l
  *   per image rpnTargets (sample from rng) → rpnLoss (+ grad.objectness.l, grad.deltas.l)
  *   per image proposals with the training top-n (detached) → roiTargets (sample from rng)
  *   MultiScaleRoIAlign(P2..P5, RoIs) → box_features
- *   segment 2 forward (eval model) → roiLoss (+ grad.class_logits, grad.box_regression)
- *   segment 2 training model seeded with those → grad.roi_heads.*, grad.box_features
+ *   segment 2 forward (eval model, or the split forward model) → roiLoss (+ grad.class_logits, grad.box_regression)
+ *   segment 2 backward seeded with those → grad.roi_heads.*, grad.box_features
  *   MultiScaleRoIAlign backward → grad.features.0..3
- *   segment 1 training model seeded with grad.features.l, grad.objectness.l, grad.deltas.l → grad.backbone.*, grad.rpn.*
+ *   segment 1 backward seeded with grad.features.l, grad.objectness.l, grad.deltas.l → grad.backbone.*, grad.rpn.*
  *
- * Each segment runs forward twice (eval model, then the training model with the seeds): the
- * seeds depend on the forward outputs, and the artifacts contract returns no saved activations.
+ * With a segment's split models (src/graph/split-training.ts) its forward runs once: the forward
+ * model replaces the eval model and also returns the saved activations, and the backward model,
+ * fed those and the seeds, replaces the training model. Without them the segment runs forward
+ * twice (eval model, then the training model with the seeds, which recomputes the forward pass).
  * Random draws, in torchvision's order: the RPN samples of every image, then the RoI samples.
  * The draws can be replaced by a recorded {@link StepSample} (same RPN sample, same RoIs), which
  * makes the loss a smooth function of the parameters (finite-difference checks).
@@ -42,19 +44,34 @@ export const SEGMENT1_CHAINED: readonly string[] = [
   ...SEGMENT1_OUTPUTS.deltas,
 ];
 
-/** A segment's eval model (forward outputs) and training model (seeds in, gradients out). */
+/** A segment's split models: the forward pass once, then the backward pass from saved values. */
+export interface SplitSessions {
+  /** Inputs and parameters → the eval model's outputs plus `saved`. */
+  forward: ort.InferenceSession;
+  /** `saved`, seeds `grad.<output>`, the parameters and inputs it reads → `grad.<param>`, `grad.<input>`. */
+  backward: ort.InferenceSession;
+  /** Forward outputs fed to the backward model under the same names. */
+  saved: readonly string[];
+}
+
+/**
+ * A segment's eval model (forward outputs) and either its training model (seeds in, gradients
+ * out; recomputes the forward pass) or its split models. A backward pass uses `split` when set.
+ */
 export interface SegmentSessions {
   eval: ort.InferenceSession;
-  train: ort.InferenceSession;
+  train?: ort.InferenceSession;
+  split?: SplitSessions;
 }
 
 /** What a step needs besides the batch: config, sessions, the trainable parameters of each segment. */
 export interface SegmentedDetector {
   config: FasterRcnnConfig;
   /**
-   * Segment 1's sessions for a padded batch [batch, 3, height, width] (the training model has
-   * static shapes: autodiff needs them; the eval model takes any size). Eval: images + trainable
-   * params → features, objectness, deltas; training: also grad.<chained output> in, grad.<param> out.
+   * Segment 1's sessions for a padded batch [batch, 3, height, width] (the training and split
+   * models have static shapes: autodiff needs them; the eval model takes any size). Eval: images +
+   * trainable params → features, objectness, deltas; training: also grad.<chained output> in,
+   * grad.<param> out; split: the same in two runs with the saved activations between them.
    */
   segment1(batch: number, height: number, width: number): Promise<SegmentSessions>;
   /** Segment 2 (box head): box_features + params → class_logits, box_regression; training: grad.<param>, grad.box_features out. */
@@ -91,6 +108,30 @@ function paramFeeds(params: ReadonlyMap<string, ParamBuffer>, feeds: Record<stri
   for (const [name, b] of params) feeds[name] = new ort.Tensor('float32', b.data, b.shape);
 }
 
+/** Forward outputs of a segment: the split forward model on a backward pass, else the eval model. */
+function runForward(seg: SegmentSessions, feeds: Record<string, ort.Tensor>, backward: boolean): Promise<ort.InferenceSession.OnnxValueMapType> {
+  return backward && seg.split ? seg.split.forward.run(feeds) : seg.eval.run(feeds);
+}
+
+/**
+ * Gradients of a segment: the backward model fed the saved values and what it reads of `feeds`
+ * (parameters, inputs, seeds), or the training model fed `feeds` (forward recomputed).
+ */
+function runBackward(seg: SegmentSessions, feeds: Record<string, ort.Tensor>, forward: ort.InferenceSession.OnnxValueMapType): Promise<ort.InferenceSession.OnnxValueMapType> {
+  if (seg.split) {
+    const b: Record<string, ort.Tensor> = {};
+    for (const s of seg.split.saved) b[s] = f32(forward, s);
+    for (const name of seg.split.backward.inputNames) if (!(name in b)) b[name] = feeds[name] ?? missing(name);
+    return seg.split.backward.run(b);
+  }
+  if (!seg.train) throw new Error('detector step: a segment needs a training model or split models for a backward pass');
+  return seg.train.run(feeds);
+}
+
+function missing(name: string): never {
+  throw new Error(`detector step: no feed for the backward model's input '${name}'`);
+}
+
 function f32(out: ort.InferenceSession.OnnxValueMapType, name: string): ort.Tensor {
   const t = out[name];
   if (!t) throw new Error(`detector step: the model has no output '${name}'`);
@@ -119,7 +160,7 @@ export async function detectorPass(model: SegmentedDetector, input: DetectionMod
 
   const s1Feeds: Record<string, ort.Tensor> = { images };
   paramFeeds(model.seg1Params, s1Feeds);
-  const s1 = await seg1.eval.run(s1Feeds);
+  const s1 = await runForward(seg1, s1Feeds, options.backward);
   lap('segment1');
 
   // RPN targets and loss over the whole batch.
@@ -172,7 +213,7 @@ export async function detectorPass(model: SegmentedDetector, input: DetectionMod
   const boxFeatures = new ort.Tensor('float32', pooled.output, [k, cfg.arch.fpnChannels, p, p]);
   const s2Feeds: Record<string, ort.Tensor> = { [SEGMENT2_IO.input]: boxFeatures };
   paramFeeds(model.seg2Params, s2Feeds);
-  const s2 = await model.segment2.eval.run(s2Feeds);
+  const s2 = await runForward(model.segment2, s2Feeds, options.backward);
   const roi = roiLoss(f32(s2, SEGMENT2_IO.classLogits).data as Float32Array, f32(s2, SEGMENT2_IO.boxRegression).data as Float32Array, roiT);
   lap('segment2');
 
@@ -186,13 +227,13 @@ export async function detectorPass(model: SegmentedDetector, input: DetectionMod
   // Backward: segment 2, RoIAlign, segment 1, each seeded by what follows it.
   const grads = new Map<string, Float32Array>();
   for (const [name, g] of Object.entries(roiGradFeeds(roi))) s2Feeds[name] = new ort.Tensor('float32', g, f32(s2, name.slice('grad.'.length)).dims);
-  const s2t = await model.segment2.train.run(s2Feeds);
+  const s2t = await runBackward(model.segment2, s2Feeds, s2);
   for (const name of model.seg2Params.keys()) grads.set(name, f32(s2t, `grad.${name}`).data as Float32Array);
   const gradFeatures = await multiScaleRoiAlignBackward(
     f32(s2t, `grad.${SEGMENT2_IO.input}`).data as Float32Array, rois, featureLevels.map((l) => l.shape), pooled.levels, pooled.scales, poolOptions);
   gradFeatures.forEach((g, l) => { s1Feeds[`grad.${SEGMENT1_OUTPUTS.features[l]}`] = new ort.Tensor('float32', g, [...featureLevels[l]!.shape]); });
   for (const [name, g] of Object.entries(rpnGradFeeds(rpn))) s1Feeds[name] = new ort.Tensor('float32', g, f32(s1, name.slice('grad.'.length)).dims);
-  const s1t = await seg1.train.run(s1Feeds);
+  const s1t = await runBackward(seg1, s1Feeds, s1);
   for (const name of model.seg1Params.keys()) grads.set(name, f32(s1t, `grad.${name}`).data as Float32Array);
   lap('backward');
   return { losses, sample, grads, timings };

@@ -14,8 +14,9 @@
  * ```
  */
 import * as ort from 'onnxruntime-node';
-import { buildTrainingArtifacts } from '../graph/artifacts.js';
-import type { GraphBuilder } from '../graph/builder.js';
+import { buildTrainingArtifacts, type TrainingSegment } from '../graph/artifacts.js';
+import { buildSplitTrainingGraphs, type SplitTrainingGraphs } from '../graph/split-training.js';
+import { GraphBuilder } from '../graph/builder.js';
 import { fromHostTensor, toHostTensor } from '../graph/host-tensor.js';
 import { serializeModel } from '../graph/serialize.js';
 import type { Tensor } from '../graph/values.js';
@@ -62,7 +63,16 @@ export interface DetectorTrainerOptions {
   threads?: { intraOp?: number; optimizer?: number };
   /** Loss log (.csv or .jsonl), one line per step: rpn_cls, rpn_reg, cls, reg, total. */
   lossLog?: string;
+  /**
+   * Train each segment with split forward/backward models (its forward runs once per step, the
+   * backward pass reads the saved activations) instead of the training model, which recomputes
+   * the forward pass. The gradients are the same; see docs/benchmarks.md for speed and memory.
+   */
+  splitBackward?: boolean;
 }
+
+/** Whether DetectorTrainer splits forward and backward unless told (measured: docs/benchmarks.md). */
+export const SPLIT_BACKWARD_DEFAULT = false;
 
 /** What one training step did. */
 export interface DetectorStepResult {
@@ -114,6 +124,19 @@ class MapWeights implements WeightSource {
 
 async function session(g: GraphBuilder, intraOp: number): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(serializeModel(g), { intraOpNumThreads: intraOp, interOpNumThreads: 1, executionMode: 'sequential', executionProviders: ['cpu'] });
+}
+
+/** A segment's backward sessions: the training model, or the split forward and backward models. */
+type BackwardSessions = Pick<SegmentSessions, 'train' | 'split'>;
+
+async function backwardSessions(models: GraphBuilder | SplitTrainingGraphs, intraOp: number): Promise<BackwardSessions> {
+  if (models instanceof GraphBuilder) return { train: await session(models, intraOp) };
+  const [forward, backward] = await Promise.all([session(models.forward, intraOp), session(models.backward, intraOp)]);
+  return { split: { forward, backward, saved: models.saved } };
+}
+
+async function releaseBackward(s: BackwardSessions): Promise<void> {
+  await Promise.all([s.train?.release(), s.split?.forward.release(), s.split?.backward.release()]);
 }
 
 /**
@@ -178,33 +201,37 @@ export class DetectorTrainer {
     }
     const trainable = new Map([...seg1Params, ...seg2Params]);
     const optimizer = new TrainerOptimizer(o.optimizer, trainable, o.threads?.optimizer);
-    const a2 = buildTrainingArtifacts({ graph: g2, trainable: t2, chained: [SEGMENT2_IO.classLogits, SEGMENT2_IO.boxRegression], gradInputs: [SEGMENT2_IO.input] });
-    const [seg1Eval, seg2Eval, seg2Train] = await Promise.all([session(evalGraph(g1, t1, SEGMENT1_CHAINED), intraOp), session(a2.eval, intraOp), session(a2.training, intraOp)]) as [ort.InferenceSession, ort.InferenceSession, ort.InferenceSession];
+    const split = o.splitBackward ?? SPLIT_BACKWARD_DEFAULT;
+    const seg2: TrainingSegment = { graph: g2, trainable: t2, chained: [SEGMENT2_IO.classLogits, SEGMENT2_IO.boxRegression], gradInputs: [SEGMENT2_IO.input] };
+    const a2 = buildTrainingArtifacts(seg2);
+    const [seg1Eval, seg2Eval, seg2Backward] = await Promise.all([
+      session(evalGraph(g1, t1, SEGMENT1_CHAINED), intraOp), session(a2.eval, intraOp), backwardSessions(split ? buildSplitTrainingGraphs(seg2) : a2.training, intraOp),
+    ]);
     // Segment 1's models per padded input size (static shapes for autodiff), the few most recent kept.
-    const cache = new Map<string, ort.InferenceSession>();
+    const cache = new Map<string, BackwardSessions>();
     const frozen = new MapWeights(new Map([...all].map(([n, b]) => [n, { dtype: 'float32' as const, dims: [...b.shape], data: b.data }])));
     const segment1 = async (batch: number, height: number, width: number): Promise<SegmentSessions> => {
       const key = `${batch}x${height}x${width}`;
-      let train = cache.get(key);
-      if (train) {
+      let models = cache.get(key);
+      if (models) {
         cache.delete(key);
       } else {
-        const g = buildSegment1(config, frozen, [batch, height, width]);
-        train = await session(buildTrainingArtifacts({ graph: g, trainable: t1, chained: SEGMENT1_CHAINED }).training, intraOp);
+        const seg1: TrainingSegment = { graph: buildSegment1(config, frozen, [batch, height, width]), trainable: t1, chained: SEGMENT1_CHAINED };
+        models = await backwardSessions(split ? buildSplitTrainingGraphs(seg1) : buildTrainingArtifacts(seg1).training, intraOp);
         if (cache.size >= SEGMENT1_CACHE) {
-          const [oldest, old] = cache.entries().next().value as [string, ort.InferenceSession];
+          const [oldest, old] = cache.entries().next().value as [string, BackwardSessions];
           cache.delete(oldest);
-          await old.release();
+          await releaseBackward(old);
         }
       }
-      cache.set(key, train);
-      return { eval: seg1Eval, train };
+      cache.set(key, models);
+      return { eval: seg1Eval, ...models };
     };
     const release = async () => {
-      await Promise.all([seg1Eval.release(), seg2Eval.release(), seg2Train.release(), ...[...cache.values()].map((s) => s.release())]);
+      await Promise.all([seg1Eval.release(), seg2Eval.release(), releaseBackward(seg2Backward), ...[...cache.values()].map(releaseBackward)]);
       cache.clear();
     };
-    const model: SegmentedDetector = { config, segment1, segment2: { eval: seg2Eval, train: seg2Train }, seg1Params, seg2Params };
+    const model: SegmentedDetector = { config, segment1, segment2: { eval: seg2Eval, ...seg2Backward }, seg1Params, seg2Params };
     return new DetectorTrainer(config, o, model, all, optimizer, release);
   }
 
