@@ -20,7 +20,7 @@ import type { HostTensor } from '../io/tensor.js';
 import { SEGMENT1_OUTPUTS, SEGMENT2_IO, buildSegment1, buildSegment2 } from '../models/faster-rcnn.js';
 import { type ConfigOverrides, type FasterRcnnConfig, fasterRcnnConfig } from '../models/presets.js';
 import { FileWeights, type WeightSource } from '../models/weights.js';
-import { ProviderUnavailableError, type ProviderName, type SessionOptions, createSessions, cudaLibraryPresent } from './providers.js';
+import { assertProviderInstalled, type ProviderName, type SessionOptions, createSessions } from './providers.js';
 import { type Detections, postprocessDetections } from './roi-postprocess.js';
 import { type Proposals, rpnProposals } from './rpn-proposals.js';
 import { type ImageTensor, type RgbImage, resizeBoxesInPlace, rgbToTensor, transformBatch } from './transform.js';
@@ -80,7 +80,7 @@ export class Detector {
    */
   static async load(weightsFile: string, preset: string, options: DetectorOptions = {}): Promise<Detector> {
     // Say at once when CUDA was asked for and cannot run, before minutes of loading.
-    if (options.provider === 'cuda' && !cudaLibraryPresent()) throw new ProviderUnavailableError('cuda', "onnxruntime-node's CUDA provider library is not installed");
+    assertProviderInstalled(options.provider);
     const { tensors } = await readSafetensors(weightsFile);
     const numClasses = options.config?.arch?.numClasses ?? classesInFile(tensors);
     const config = fasterRcnnConfig(preset, { ...options.config, arch: { ...options.config?.arch, ...(numClasses ? { numClasses } : {}) } });

@@ -55,6 +55,14 @@ export function cudaLibraryPresent(): boolean {
   }
 }
 
+/**
+ * Throw at once when `cuda` was asked for and its provider library is absent (callers check this
+ * before minutes of loading weights; the message is the same wherever it is raised).
+ */
+export function assertProviderInstalled(choice: ProviderChoice | undefined): void {
+  if (choice === 'cuda' && !cudaLibraryPresent()) throw new ProviderUnavailableError('cuda', "onnxruntime-node's CUDA provider library (libonnxruntime_providers_cuda) is not installed");
+}
+
 function check(choice: unknown): ProviderChoice {
   if (choice !== 'cpu' && choice !== 'cuda' && choice !== 'auto') throw new RangeError(`provider must be 'cpu', 'cuda' or 'auto', got '${String(choice)}'`);
   return choice;
@@ -78,7 +86,7 @@ export function ortOptions(provider: ProviderName, threads: number | undefined, 
  */
 export async function createSessions(models: readonly Uint8Array[], options: SessionOptions = {}): Promise<{ sessions: ort.InferenceSession[]; provider: ProviderName }> {
   const choice = check(options.provider ?? 'cpu');
-  if (choice === 'cuda' && !cudaLibraryPresent()) throw new ProviderUnavailableError('cuda', "onnxruntime-node's CUDA provider library (libonnxruntime_providers_cuda) is not installed");
+  assertProviderInstalled(choice);
   if (choice === 'cuda' || (choice === 'auto' && cudaLibraryPresent())) {
     try {
       const sessions: ort.InferenceSession[] = [];
