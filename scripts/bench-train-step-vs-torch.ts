@@ -138,6 +138,8 @@ async function main(): Promise<void> {
     const weightsFile = path.join(dir, 'weights.safetensors');
     const trainer = await DetectorTrainer.create({ config, weights: new FileWeights((await readSafetensors(weightsFile)).tensors, weightsFile), optimizer: SGD, loader, threads: { intraOp: THREADS, optimizer: THREADS }, splitBackward: SPLIT });
     const createS = (performance.now() - t) / 1000;
+    const mb = (b: number): string => (b / 2 ** 20).toFixed(0);
+    const rssAfterCreate = `RSS ${mb(process.memoryUsage().rss)} MB, peak ${mb(process.resourceUsage().maxRSS * 1024)} MB`;
 
     // 4. Correctness: torch's sample replayed from the same initial weights.
     const check = await torch.ask<{ losses: Record<string, number>; gradNorms: Record<string, number> }>('check');
@@ -155,6 +157,7 @@ async function main(): Promise<void> {
     const modelInput = toModelInput(await loader.batch(Array.from({ length: BATCH }, (_, i) => i), new Rng(1)), config.transform);
     const pass = await detectorPass(trainer.segmented, modelInput, { sample }, { backward: true });
     const checkS = (performance.now() - t) / 1000;
+    const rssAfterCheck = `RSS ${mb(process.memoryUsage().rss)} MB, peak ${mb(process.resourceUsage().maxRSS * 1024)} MB`;
     const pairs: [string, number, number][] = [
       ['rpn_cls (loss_objectness)', pass.losses.rpn_cls, check.losses['loss_objectness']!],
       ['rpn_reg (loss_rpn_box_reg)', pass.losses.rpn_reg, check.losses['loss_rpn_box_reg']!],
@@ -210,7 +213,7 @@ async function main(): Promise<void> {
     const s = (x: number): string => x.toFixed(2);
     console.log(`\nFaster R-CNN ResNet-50-FPN (frozen BN, 3 trainable layers, ${NUM_CLASSES} classes), batch ${BATCH} × ${SIZE}×${SIZE} (min_size = max_size = ${SIZE}), SGD lr ${SGD.lr} momentum ${SGD.momentum} wd ${SGD.weightDecay}; ${THREADS} threads each; medians of ${STEPS} steps after 1 warm-up, alternating ours/torch`);
     console.log(`torch ${String(info.torch)} / torchvision ${String(info.torchvision)}, ${String(info.threads)} threads, BLAS ${String(info.blas)} (${(info.blasLibraries as string[]).join(', ') || 'none mapped'}); trainable parameters: torch ${String(info.trainable)}, ours ${trainer.trainableNames.length} tensors`);
-    console.log(`our trainer (splitBackward ${SPLIT}): create ${createS.toFixed(1)} s, replayed check pass (builds segment 1's training models) ${checkS.toFixed(1)} s`);
+    console.log(`our trainer (splitBackward ${SPLIT}): create ${createS.toFixed(1)} s (then ${rssAfterCreate}), replayed check pass (builds segment 1's training models) ${checkS.toFixed(1)} s (then ${rssAfterCheck})`);
     console.log(`check (torchvision's sample replayed: ${sample.rpn.map((r) => `${r.positiveIndices.length}+${r.negativeIndices.length}`).join(', ')} anchors, ${sample.roi.map((r, i) => `${r.labels.length} RoIs (${positives[i]} positive)`).join(', ')}): ${ok ? 'PASS' : 'FAIL'}`);
     for (const l of lossLines) console.log(l);
     console.log(`  gradients: ${ourNames.length} trainable tensors ours, ${torchNames.length} torch, ${sameSet ? 'the same names' : 'DIFFERENT names'}; worst relative difference of a gradient norm ${worst.rel.toExponential(1)} (${worst.name}; tolerance ${NORM_TOL})`);
