@@ -17,5 +17,6 @@ export { GradContext, type GradRule } from './grad/context.js';
 export { gradCheck, type GradCheckOptions, type GradCheckResult, type GradCheckEntry } from './gradcheck.js';
 export * from './losses.js';
 export { buildTrainingArtifacts, writeTrainingArtifacts, ARTIFACT_FILES, type TrainingSegment, type TrainingArtifactGraphs, type InitialCheckpoint, type WriteArtifactsOptions } from './artifacts.js';
+export { buildSplitTrainingGraphs, type SplitTrainingGraphs } from './split-training.js';
 // Files (safetensors, checkpoints) live in src/io and src/train; this converts graph tensors for them.
 export { toHostTensor, fromHostTensor, toHostTensors, fromHostTensors } from './host-tensor.js';

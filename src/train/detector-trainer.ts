@@ -66,13 +66,14 @@ export interface DetectorTrainerOptions {
   /**
    * Train each segment with split forward/backward models (its forward runs once per step, the
    * backward pass reads the saved activations) instead of the training model, which recomputes
-   * the forward pass. The gradients are the same; see docs/benchmarks.md for speed and memory.
+   * the forward pass. The gradients are the same; default SPLIT_BACKWARD_DEFAULT (true: about
+   * 15–30% less CPU per step, a little more memory; docs/benchmarks.md, "Detector training step").
    */
   splitBackward?: boolean;
 }
 
 /** Whether DetectorTrainer splits forward and backward unless told (measured: docs/benchmarks.md). */
-export const SPLIT_BACKWARD_DEFAULT = false;
+export const SPLIT_BACKWARD_DEFAULT = true;
 
 /** What one training step did. */
 export interface DetectorStepResult {
@@ -122,8 +123,10 @@ class MapWeights implements WeightSource {
   }
 }
 
-async function session(g: GraphBuilder, intraOp: number): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(serializeModel(g), { intraOpNumThreads: intraOp, interOpNumThreads: 1, executionMode: 'sequential', executionProviders: ['cpu'] });
+async function session(g: GraphBuilder, intraOp: number, options: { arena?: boolean } = {}): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(serializeModel(g), {
+    intraOpNumThreads: intraOp, interOpNumThreads: 1, executionMode: 'sequential', executionProviders: ['cpu'], enableCpuMemArena: options.arena ?? true,
+  });
 }
 
 /** A segment's backward sessions: the training model, or the split forward and backward models. */
@@ -131,7 +134,9 @@ type BackwardSessions = Pick<SegmentSessions, 'train' | 'split'>;
 
 async function backwardSessions(models: GraphBuilder | SplitTrainingGraphs, intraOp: number): Promise<BackwardSessions> {
   if (models instanceof GraphBuilder) return { train: await session(models, intraOp) };
-  const [forward, backward] = await Promise.all([session(models.forward, intraOp), session(models.backward, intraOp)]);
+  // No arena for the forward model: its saved outputs are copied to JS anyway, and an arena would
+  // keep their peak reserved between runs (measured: 480 MB less peak RSS, same CPU, docs/benchmarks.md).
+  const [forward, backward] = await Promise.all([session(models.forward, intraOp, { arena: false }), session(models.backward, intraOp)]);
   return { split: { forward, backward, saved: models.saved } };
 }
 
@@ -180,7 +185,7 @@ export class DetectorTrainer {
     this.rngs = { shuffle: new Rng(s.shuffle ?? 1), augment: new Rng(s.augment ?? 2), sample: new Rng(s.sample ?? 3) };
   }
 
-  /** Build both segments' training and eval models from `weights` and create their sessions. */
+  /** Build both segments' eval models and training (or split forward/backward) models from `weights` and create their sessions. */
   static async create(o: DetectorTrainerOptions): Promise<DetectorTrainer> {
     validateConfig(o.config);
     const config: FasterRcnnConfig = JSON.parse(JSON.stringify(o.config));
