@@ -149,41 +149,45 @@ async function main(): Promise<void> {
       if (!r) throw new Error(`torch sample has no ${name}`);
       return r.data as A;
     };
-    const sample: StepSample = {
-      rpn: Array.from({ length: BATCH }, (_, i) => ({ positiveIndices: get<Int32Array>(`rpn_pos/${i}`), negativeIndices: get<Int32Array>(`rpn_neg/${i}`) })),
-      roi: Array.from({ length: BATCH }, (_, i) => ({ proposals: get<Float32Array>(`roi_proposals/${i}`), labels: get<Int32Array>(`roi_labels/${i}`), regressionTargets: get<Float32Array>(`roi_targets/${i}`) })),
-    };
-    t = performance.now();
-    const modelInput = toModelInput(await loader.batch(Array.from({ length: BATCH }, (_, i) => i), new Rng(1)), config.transform);
-    const pass = await detectorPass(trainer.segmented, modelInput, { sample }, { backward: true });
-    const checkS = (performance.now() - t) / 1000;
-    const rssAfterCheck = `RSS ${mb(process.memoryUsage().rss)} MB, peak ${mb(process.resourceUsage().maxRSS * 1024)} MB`;
-    const pairs: [string, number, number][] = [
-      ['rpn_cls (loss_objectness)', pass.losses.rpn_cls, check.losses['loss_objectness']!],
-      ['rpn_reg (loss_rpn_box_reg)', pass.losses.rpn_reg, check.losses['loss_rpn_box_reg']!],
-      ['cls (loss_classifier)', pass.losses.cls, check.losses['loss_classifier']!],
-      ['reg (loss_box_reg)', pass.losses.reg, check.losses['loss_box_reg']!],
-    ];
-    let ok = true;
-    const lossLines = pairs.map(([name, ours, theirs]) => {
-      const good = Math.abs(ours - theirs) <= LOSS_TOL * Math.abs(theirs) + 1e-6;
-      ok &&= good;
-      return `  ${name}: ours ${ours.toPrecision(7)} torch ${theirs.toPrecision(7)} (relative difference ${(Math.abs(ours - theirs) / Math.abs(theirs)).toExponential(1)})${good ? '' : ' FAIL'}`;
-    });
-    const torchNames = Object.keys(check.gradNorms).sort();
-    const ourNames = [...pass.grads!.keys()].sort();
-    const sameSet = torchNames.length === ourNames.length && torchNames.every((n, i) => n === ourNames[i]);
-    ok &&= sameSet;
-    let worst = { name: '', rel: 0 };
-    for (const [name, g] of pass.grads!) {
-      let s = 0;
-      for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
-      const theirs = check.gradNorms[name] ?? NaN;
-      const rel = Math.abs(Math.sqrt(s) - theirs) / Math.max(theirs, 1e-30);
-      if (!(rel <= worst.rel)) worst = { name, rel };
-    }
-    ok &&= worst.rel <= NORM_TOL;
-    const positives = sample.roi.map((r) => r.labels.filter((l) => l > 0).length);
+    // In a function, so that the check pass's gradients are garbage once it returns (not part of the timed steps' RSS).
+    const { checkS, rssAfterCheck, ok, lossLines, ourNames, torchNames, sameSet, worst, positives, sample } = await (async () => {
+      const sample: StepSample = {
+        rpn: Array.from({ length: BATCH }, (_, i) => ({ positiveIndices: get<Int32Array>(`rpn_pos/${i}`), negativeIndices: get<Int32Array>(`rpn_neg/${i}`) })),
+        roi: Array.from({ length: BATCH }, (_, i) => ({ proposals: get<Float32Array>(`roi_proposals/${i}`), labels: get<Int32Array>(`roi_labels/${i}`), regressionTargets: get<Float32Array>(`roi_targets/${i}`) })),
+      };
+      const t0 = performance.now();
+      const modelInput = toModelInput(await loader.batch(Array.from({ length: BATCH }, (_, i) => i), new Rng(1)), config.transform);
+      const pass = await detectorPass(trainer.segmented, modelInput, { sample }, { backward: true });
+      const checkS = (performance.now() - t0) / 1000;
+      const rssAfterCheck = `RSS ${mb(process.memoryUsage().rss)} MB, peak ${mb(process.resourceUsage().maxRSS * 1024)} MB`;
+      const pairs: [string, number, number][] = [
+        ['rpn_cls (loss_objectness)', pass.losses.rpn_cls, check.losses['loss_objectness']!],
+        ['rpn_reg (loss_rpn_box_reg)', pass.losses.rpn_reg, check.losses['loss_rpn_box_reg']!],
+        ['cls (loss_classifier)', pass.losses.cls, check.losses['loss_classifier']!],
+        ['reg (loss_box_reg)', pass.losses.reg, check.losses['loss_box_reg']!],
+      ];
+      let ok: boolean = true;
+      const lossLines = pairs.map(([name, ours, theirs]) => {
+        const good = Math.abs(ours - theirs) <= LOSS_TOL * Math.abs(theirs) + 1e-6;
+        ok &&= good;
+        return `  ${name}: ours ${ours.toPrecision(7)} torch ${theirs.toPrecision(7)} (relative difference ${(Math.abs(ours - theirs) / Math.abs(theirs)).toExponential(1)})${good ? '' : ' FAIL'}`;
+      });
+      const torchNames = Object.keys(check.gradNorms).sort();
+      const ourNames = [...pass.grads!.keys()].sort();
+      const sameSet = torchNames.length === ourNames.length && torchNames.every((n, i) => n === ourNames[i]);
+      ok &&= sameSet;
+      let worst = { name: '', rel: 0 };
+      for (const [name, g] of pass.grads!) {
+        let s = 0;
+        for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
+        const theirs = check.gradNorms[name] ?? NaN;
+        const rel = Math.abs(Math.sqrt(s) - theirs) / Math.max(theirs, 1e-30);
+        if (!(rel <= worst.rel)) worst = { name, rel };
+      }
+      ok &&= worst.rel <= NORM_TOL;
+      const positives = sample.roi.map((r) => r.labels.filter((l) => l > 0).length);
+      return { checkS, rssAfterCheck, ok, lossLines, ourNames, torchNames, sameSet, worst, positives, sample };
+    })();
 
     // 5. Timing, alternating.
     const ours = { wall: [] as number[], cpu: [] as number[], stages: new Map<string, number[]>() };
