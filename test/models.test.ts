@@ -184,8 +184,8 @@ test('Detector.load: checkpoint names under param/, numClasses from the file, er
   const partial = path.join(dir, 'partial.safetensors');
   tensors.delete('param/backbone.fpn.layer_blocks.2.1.weight');
   await writeSafetensors(partial, tensors);
-  await assert.rejects(Detector.load(partial, 'light'), /missing parameter 'param\/backbone\.fpn\.layer_blocks\.2\.1\.weight' \(expected F32 \[128\]\)/);
-  await assert.rejects(Detector.load(file, 'resnet18-fpn-gn'), /parameter 'param\/backbone\.fpn\.inner_blocks\.3\.0\.weight' has shape \[128,512,1,1\], the model expects \[256,512,1,1\]/);
+  await assert.rejects(Detector.load(partial, 'light'), /missing parameter 'param\/backbone\.fpn\.layer_blocks\.2\.1\.weight' \(expected F32 \[64\]\)/);
+  await assert.rejects(Detector.load(file, 'resnet18-fpn-gn'), /parameter 'param\/backbone\.body\.conv1\.weight' has shape \[32,3,7,7\], the model expects \[64,3,7,7\]/);
 });
 
 test('detectBatch: the same image twice in one batch gives the same detections for both', async (t) => {

@@ -64,10 +64,10 @@ export interface TrainDetectorOptions {
   batchSize?: number;
   /**
    * SGD by default: lr 0.02, momentum 0.9, weight decay 1e-4, warm-up min(1000, steps/epoch − 1)
-   * from 1/1000, LR ×0.1 at 70% and 90% of the epochs; gradient clipping at norm 10 from random
-   * weights (none with `init`).
+   * from 1/1000, LR ×0.1 at 70% and 90% of the epochs (`lrSteps`, torchvision's --lr-steps, in
+   * epochs); gradient clipping at norm 10 from random weights (none with `init`).
    */
-  optimizer?: { kind?: 'sgd' | 'adamw'; lr?: number; momentum?: number; weightDecay?: number; warmupIters?: number; clipGradNorm?: number };
+  optimizer?: { kind?: 'sgd' | 'adamw'; lr?: number; momentum?: number; weightDecay?: number; warmupIters?: number; clipGradNorm?: number; lrSteps?: number[] };
   augment?: AugmentOptions;
   outDir: string;
   /** Continue from outDir/checkpoint-last.safetensors (model, optimizer and data settings from it). */
@@ -180,7 +180,7 @@ function defaultLrSteps(epochs: number): number[] {
 
 function optimizerConfig(o: TrainDetectorOptions, stepsPerEpoch: number): OptimizerConfig {
   const p = o.optimizer ?? {};
-  const schedule = torchvisionDetectionSchedule({ itersPerEpoch: stepsPerEpoch, lrSteps: defaultLrSteps(o.epochs), warmupIters: p.warmupIters ?? Math.min(1000, stepsPerEpoch - 1) });
+  const schedule = torchvisionDetectionSchedule({ itersPerEpoch: stepsPerEpoch, lrSteps: p.lrSteps ?? defaultLrSteps(o.epochs), warmupIters: p.warmupIters ?? Math.min(1000, stepsPerEpoch - 1) });
   // From random weights DESIGN.md asks for clipping (early RPN/RoI losses spike); fine-tuning keeps torchvision's none.
   const maxNorm = p.clipGradNorm ?? (o.init === undefined ? 10 : undefined);
   const clip = maxNorm === undefined ? {} : { clipGradNorm: { maxNorm } };

@@ -1,5 +1,6 @@
 /** `hpa-detect demo`: the main job on built-in synthetic data (see src/demo/pipeline.ts). */
 import type { CommandModule } from 'yargs';
+import { DEMO_TRAIN_DEFAULTS } from '../../demo/detect-stage.js';
 import { runDemo } from '../../demo/pipeline.js';
 import { SYNTH_DIFFICULTIES, type SynthDifficulty } from '../../synth/params.js';
 import { UsageError } from '../errors.js';
@@ -27,9 +28,9 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option('seed', { type: 'number', default: 0, describe: 'Random seed' })
       .option('difficulty', { type: 'string', default: 'standard', choices: SYNTH_DIFFICULTIES as unknown as string[] })
       .option('train', { type: 'boolean', default: true, describe: 'Train, predict and evaluate (--no-train: stop after the overlays)' })
-      .option('train-minutes', { type: 'number', default: 7, describe: 'Stop training after this many minutes' })
-      .option('epochs', { type: 'number', default: 12, describe: 'Epochs over the training images (if the minutes allow)' })
-      .option('image-size', { type: 'number', default: 384, describe: 'Training and inference resolution (px, square images)' })
+      .option('train-minutes', { type: 'number', default: DEMO_TRAIN_DEFAULTS.minutes, describe: 'Stop training after this many minutes (a safety net: the epochs are the budget)' })
+      .option('epochs', { type: 'number', default: DEMO_TRAIN_DEFAULTS.epochs, describe: 'Epochs over the training images (if the minutes allow; LR ×0.1 at 90%)' })
+      .option('image-size', { type: 'number', default: DEMO_TRAIN_DEFAULTS.imageSize, describe: 'Training and inference resolution (px, square images)' })
       .option('shuffle-labels', { type: 'boolean', default: false, describe: 'Negative control: train on permuted class labels (the mAP should collapse)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print a JSON summary on stdout' })
       .example('$0 demo --out demo-out', 'Write demo-out/index.html and everything it links')
