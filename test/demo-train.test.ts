@@ -1,13 +1,14 @@
 /**
  * The demo's detection half, shortened: 24 synthetic 256 px images (18 to train, 6 held out), the
- * `light` Faster R-CNN trained from scratch at 256 px for 72 steps, predicted on the held-out
- * images and scored. What it must show today:
+ * `light` Faster R-CNN (half-width ResNet-18) trained from scratch at 256 px for 72 steps,
+ * predicted on the held-out images and scored. What it must show today:
  *  - the whole chain runs and the report links what it wrote;
  *  - the model finds the cells: class-agnostic AP@0.5 on the held-out images ≥ CELL_BAR
  *    (an untrained model, the control, scores far below it: the metric is not trivially high).
- * Telling Nucleoli from Not Nucleoli is not learned in this budget yet (both classes score their
- * share of the cells; see docs/detection-training.md, "Known gap"), so the issue's mAP@0.5 bar
- * and its shuffled-label control are not asserted here.
+ * Telling Nucleoli from Not Nucleoli is not learned in a budget this short (both classes score
+ * their share of the cells, as a shuffled-label run would; see docs/detection-training.md,
+ * "Learning the synthetic classes"), so the issue's mAP@0.5 bar and its shuffled-label control
+ * are not asserted here: with no class signal to learn yet there is no bar that separates them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runDemo } from '../src/demo/pipeline.js';
 
-/** Held-out class-agnostic AP@0.5 the shortened run must reach (measured 0.89 in CI's configuration, 0.96 in a loaded run; an untrained model 0.005). */
+/** Held-out class-agnostic AP@0.5 the shortened run must reach (measured 0.842 with the half-width `light`, 0.889 with the full-width one; an untrained model 0.000–0.005). */
 const CELL_BAR = 0.75;
 /** 8 epochs of 9 steps: the step count is the budget (the minutes are only a safety net). */
 const SHORT = { imageSize: 256, epochs: 8, minutes: 20 } as const;
