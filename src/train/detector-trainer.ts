@@ -135,7 +135,8 @@ type BackwardSessions = Pick<SegmentSessions, 'train' | 'split'>;
 async function backwardSessions(models: GraphBuilder | SplitTrainingGraphs, intraOp: number): Promise<BackwardSessions> {
   if (models instanceof GraphBuilder) return { train: await session(models, intraOp) };
   // No arena for the forward model: its saved outputs are copied to JS anyway, and an arena would
-  // keep their peak reserved between runs (measured: 480 MB less peak RSS, same CPU, docs/benchmarks.md).
+  // keep their peak reserved between runs (measured: 80–480 MB less peak RSS, no CPU cost;
+  // docs/benchmarks.md).
   const [forward, backward] = await Promise.all([session(models.forward, intraOp, { arena: false }), session(models.backward, intraOp)]);
   return { split: { forward, backward, saved: models.saved } };
 }
