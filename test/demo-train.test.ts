@@ -8,7 +8,8 @@
  * Telling Nucleoli from Not Nucleoli is not learned in a budget this short (both classes score
  * their share of the cells, as a shuffled-label run would; see docs/detection-training.md,
  * "Learning the synthetic classes"), so the issue's mAP@0.5 bar and its shuffled-label control
- * are not asserted here: with no class signal to learn yet there is no bar that separates them.
+ * are not asserted here: with no class signal learned yet no bar separates them (measured at these
+72 steps: mAP@0.5 0.474, and 0.619 with shuffled labels).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
