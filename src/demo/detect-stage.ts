@@ -10,6 +10,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageAnnotation } from '../annotations/model.js';
+import type { AugmentOptions } from '../data/augment.js';
 import { formatVocXml } from '../annotations/voc-write.js';
 import { nmsSync } from '../detection/nms.js';
 import { evaluateDetections, type DetectionEvaluation, type EvalGroundTruth, type EvalPrediction } from '../eval/map.js';
@@ -18,6 +19,7 @@ import { readGroundTruth } from '../eval/read-ground-truth.js';
 import { readPredictions } from '../eval/read-predictions.js';
 import { metricsDocument } from '../eval/report.js';
 import { Detector } from '../infer/detector.js';
+import type { ConfigOverrides } from '../models/presets.js';
 import { predictFiles } from '../infer/predict-files.js';
 import { resolveModelConfig } from '../infer/predict-model.js';
 import type { ImagePrediction } from '../infer/predict-outputs.js';
@@ -67,7 +69,14 @@ export interface DemoTrainOptions {
   shuffleLabels?: boolean;
   /** Optimizer settings (default: trainDetector's SGD, lr 0.02, with {@link demoLrSteps}). */
   optimizer?: TrainDetectorOptions['optimizer'];
+  /** Config overrides on top of the preset (the image size comes from `imageSize`). */
+  config?: ConfigOverrides;
+  /** Augmentation (default {@link DEMO_AUGMENT}). */
+  augment?: AugmentOptions;
 }
+
+/** The demo's augmentation: the cells have no orientation, so every flip and quarter turn is a new sample. */
+export const DEMO_AUGMENT: AugmentOptions = { hflip: 0.5, vflip: 0.5, rotate90: 0.5 };
 
 export interface DetectStageInput {
   outDir: string;
@@ -100,7 +109,7 @@ export interface DetectStageResult {
   detectionOverlayIds: string[];
   predictions: ImagePrediction[];
   /** The resolved training settings, for the report. */
-  settings: Required<Omit<DemoTrainOptions, 'shuffleLabels' | 'optimizer'>> & { shuffleLabels: boolean };
+  settings: Required<Omit<DemoTrainOptions, 'shuffleLabels' | 'optimizer' | 'config' | 'augment'>> & { shuffleLabels: boolean };
 }
 
 /** Train, predict on the held-out images, evaluate, draw the detections. */
@@ -126,7 +135,7 @@ export async function runDetectStage(input: DetectStageInput): Promise<DetectSta
   const t0 = performance.now();
   const train = await trainDetector({
     preset: settings.preset,
-    config: { transform: { minSize: settings.imageSize, maxSize: settings.imageSize } },
+    config: { ...o.config, transform: { ...o.config?.transform, minSize: settings.imageSize, maxSize: settings.imageSize } },
     data: { annotations: annotationDir, images: input.imageDir, ids: input.trainIds },
     // The held-out images are for the final score only; without validation the last checkpoint is the model.
     valFraction: 0,
@@ -134,7 +143,7 @@ export async function runDetectStage(input: DetectStageInput): Promise<DetectSta
     timeBudgetMinutes: settings.minutes,
     batchSize: settings.batchSize,
     optimizer: { lrSteps: demoLrSteps(settings.epochs), ...o.optimizer },
-    augment: { hflip: 0.5, vflip: 0.5, rotate90: 0.5 },
+    augment: o.augment ?? DEMO_AUGMENT,
     outDir: dirs.model,
     seed: input.seed,
     threads: availableCores(),
