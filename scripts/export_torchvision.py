@@ -38,7 +38,10 @@ from torchvision.ops import misc as misc_nn_ops
 ARCHS = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50}
 
 
-SAFETENSORS_DTYPES = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64, "I32": torch.int32, "U8": torch.uint8}
+SAFETENSORS_DTYPES = {
+    "BOOL": torch.bool, "U8": torch.uint8, "I8": torch.int8, "I16": torch.int16, "I32": torch.int32, "I64": torch.int64,
+    "F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64,
+}
 
 
 def load_safetensors(path):
@@ -53,7 +56,12 @@ def load_safetensors(path):
     for name, info in header.items():
         b, e = info["data_offsets"]
         dtype = SAFETENSORS_DTYPES[info["dtype"]]
-        out[name] = torch.empty(info["shape"], dtype=dtype) if e == b else torch.frombuffer(bytearray(body[b:e]), dtype=dtype).reshape(info["shape"])
+        if e == b:
+            out[name] = torch.empty(info["shape"], dtype=dtype)
+        elif dtype == torch.bfloat16:  # frombuffer has no bfloat16: read the bits as int16
+            out[name] = torch.frombuffer(bytearray(body[b:e]), dtype=torch.int16).view(torch.bfloat16).reshape(info["shape"])
+        else:
+            out[name] = torch.frombuffer(bytearray(body[b:e]), dtype=dtype).reshape(info["shape"])
     return metadata, out
 
 

@@ -27,6 +27,8 @@ import sys
 
 import torch
 
+from export_torchvision import load_safetensors  # the plain reader (no layout checks)
+
 # (torch dtype, bytes per element) per safetensors dtype; rank = position in the reference Dtype enum.
 DTYPES = {
     'BOOL': (torch.bool, 1), 'U8': (torch.uint8, 1), 'I8': (torch.int8, 1), 'I16': (torch.int16, 2),
@@ -134,29 +136,8 @@ def write(out_dir):
         f.write('\n')
 
 
-def read_tensors(path):
-    """Plain reader (no layout checks): metadata and {name: torch tensor}."""
-    with open(path, 'rb') as f:
-        data = f.read()
-    (n,) = struct.unpack('<Q', data[:8])
-    header = json.loads(data[8:8 + n].decode('utf-8'))
-    metadata = header.pop('__metadata__', None)
-    body = data[8 + n:]
-    out = {}
-    for name, info in header.items():
-        tdtype, _ = DTYPES[info['dtype']]
-        b, e = info['data_offsets']
-        if e == b:
-            out[name] = torch.empty(info['shape'], dtype=tdtype)
-        elif tdtype == torch.bfloat16:
-            out[name] = torch.frombuffer(bytearray(body[b:e]), dtype=torch.int16).view(torch.bfloat16).reshape(info['shape'])
-        else:
-            out[name] = torch.frombuffer(bytearray(body[b:e]), dtype=tdtype).reshape(info['shape'])
-    return metadata, out
-
-
 def torch_adamw_step(path, lr):
-    metadata, tensors = read_tensors(path)
+    metadata, tensors = load_safetensors(path)
     doc = json.loads(metadata['checkpoint'])
     o = doc['optimizer']
     if doc['format_version'] != 1 or o['kind'] != 'adamw':
