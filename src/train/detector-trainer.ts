@@ -175,7 +175,7 @@ export class DetectorTrainer {
 
   private constructor(
     readonly config: FasterRcnnConfig,
-    private readonly options: DetectorTrainerOptions,
+    private readonly options: Omit<DetectorTrainerOptions, 'weights'>,
     private readonly model: SegmentedDetector,
     /** Every parameter by name in segment order: trainable buffers and frozen constants. */
     private readonly all: ReadonlyMap<string, ParamBuffer>,
@@ -238,7 +238,9 @@ export class DetectorTrainer {
       cache.clear();
     };
     const model: SegmentedDetector = { config, segment1, segment2: { eval: seg2Eval, ...seg2Backward }, seg1Params, seg2Params };
-    return new DetectorTrainer(config, o, model, all, optimizer, release);
+    // Not kept: the weight source (a torchvision R50 file is 167 MB); every value now lives in `all`.
+    const { weights: _source, ...kept } = o;
+    return new DetectorTrainer(config, kept, model, all, optimizer, release);
   }
 
   /** Steps completed. */
