@@ -7,7 +7,7 @@
  *   node dist/scripts/demo-class-diagnostic.js '{"name":"default"}' '{"name":"r18","preset":"resnet18-fpn-gn"}'
  *
  * A variant is a DemoTrainOptions object (preset, imageSize, epochs, minutes, optimizer, config,
- * augment, shuffleLabels) plus a `name`; `count`/`seed` pick other synthetic data.
+ * augment, shuffleLabels) plus a `name`; `count`, `seed` and `size` pick other synthetic data.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,6 +19,8 @@ interface Variant extends DemoTrainOptions {
   name?: string;
   count?: number;
   seed?: number;
+  /** Side of the synthetic images (default 512). */
+  size?: number;
 }
 
 function parseVariant(arg: string, index: number): Variant {
@@ -34,11 +36,11 @@ function parseVariant(arg: string, index: number): Variant {
 async function main(): Promise<void> {
   const variants = process.argv.slice(2).map(parseVariant);
   if (variants.length === 0) variants.push({ name: 'default' });
-  for (const { name, count, seed, ...train } of variants) {
+  for (const { name, count, seed, size, ...train } of variants) {
     const outDir = await mkdtemp(path.join(os.tmpdir(), 'hpa-demo-diag-'));
     const t0 = performance.now();
     try {
-      const r = await runDemo({ outDir, progress: false, ...(count ? { count } : {}), ...(seed !== undefined ? { seed } : {}), train });
+      const r = await runDemo({ outDir, progress: false, ...(count ? { count } : {}), ...(seed !== undefined ? { seed } : {}), ...(size ? { size } : {}), train });
       const d = r.detection!;
       console.log(JSON.stringify({
         name: name ?? 'variant',
