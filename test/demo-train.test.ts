@@ -9,7 +9,7 @@
  * their share of the cells, as a shuffled-label run would; see docs/detection-training.md,
  * "Learning the synthetic classes"), so the issue's mAP@0.5 bar and its shuffled-label control
  * are not asserted here: with no class signal learned yet no bar separates them (measured at these
-72 steps: mAP@0.5 0.474, and 0.619 with shuffled labels). Even the full demo's 720 steps separate
+ * 72 steps: mAP@0.5 0.474, and 0.619 with shuffled labels). Even the full demo's 720 steps separate
  * the classes on its default data only (seed 0: 0.975, shuffled 0.500; seeds 1 and 2: 0.57), so a
  * shorter run cannot carry the bar reliably yet (docs/detection-training.md, "Where it stands").
  */
