@@ -39,10 +39,10 @@ export const OVERLAY_SCORE = 0.7;
 
 /**
  * The demo's training defaults. The step count (epochs) is the budget, so the figure is the same
- * on every machine: 40 epochs of 18 steps (720) at 256 px take about 5.5 minutes on a quiet
- * 2-core machine. From scratch the detector finds the cells within ~100 steps but separates the
- * two classes only after ~500 (docs/detection-training.md, "Learning the synthetic classes"), so
- * small images and many steps beat large images and few. The minutes are a safety net that
+ * on every machine: 40 epochs of 18 steps (720) at 256 px took 341 s of a 5 min 47 s demo on a
+ * quiet 2-core machine. From scratch the detector finds the cells within ~100 steps but separates
+ * the two classes only after 600–1500 steps, depending on the seed (docs/detection-training.md,
+ * "Where it stands"), so small images and many steps beat large images and few. The minutes are a safety net that
  * stops (and saves) the run on a slower or busier machine.
  */
 export const DEMO_TRAIN_DEFAULTS = { preset: 'light', imageSize: 256, epochs: 40, minutes: 9, batchSize: 2 } as const;
