@@ -165,6 +165,7 @@ const conv = (g: GraphBuilder, x: number[], w: number[], attrs: Record<string, A
 };
 const f32: Case[] = [
   { name: 'Conv 3x3 stride 2 pad 1 + bias, batch 2', build: (g) => conv(g, [2, 3, 7, 7], [4, 3, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }, true) },
+  { name: 'Conv 3x3 pad 1, batch 2, small map (batch folded into the dW Gemm)', build: (g) => conv(g, [2, 8, 4, 4], [32, 8, 3, 3], { pads: [1, 1, 1, 1] }) },
   { name: 'Conv 3x3 dilation 2 pad 2', build: (g) => conv(g, [1, 2, 8, 8], [3, 2, 3, 3], { dilations: [2, 2], pads: [2, 2, 2, 2] }) },
   { name: 'Conv groups 2, stride 2, asymmetric pads, 3x2 kernel', build: (g) => conv(g, [2, 4, 6, 7], [6, 2, 3, 2], { group: 2, strides: [2, 1], pads: [1, 0, 0, 1] }) },
   { name: 'Conv depthwise 3x3 stride 2 pad 1', build: (g) => conv(g, [1, 4, 8, 8], [4, 1, 3, 3], { group: 4, strides: [2, 2], pads: [1, 1, 1, 1] }, true) },

@@ -65,6 +65,33 @@ test('same seeds give identical batches with or without prefetch, whatever the d
   assert.ok(plain.some((b) => b.images.some((im, i) => im.width !== d.records[b.indices[i]!]!.width || im.height !== d.records[b.indices[i]!]!.height)), 'some rotation or jitter changed a size');
 });
 
+test('decoded images are cached within the budget: the same batches, each cached image decoded once, none changed by augmentation', async () => {
+  const d = await tinyDataset();
+  const counting = (calls: number[]) => {
+    const c = Object.create(d) as DetectionDataset;
+    c.get = async (i: number) => {
+      calls.push(i);
+      return d.get(i);
+    };
+    return c;
+  };
+  const uncachedCalls: number[] = [];
+  const uncached = await run(new DetectionLoader(counting(uncachedCalls), { batchSize: 2, augment: AUGMENT, cacheBytes: 0 }), rngs(), 0, 9);
+  const cachedCalls: number[] = [];
+  const cached = await run(new DetectionLoader(counting(cachedCalls), { batchSize: 2, augment: AUGMENT }), rngs(), 0, 9);
+  assert.deepEqual(cached, uncached);
+  assert.ok(uncachedCalls.length > d.size, 'without a cache every epoch decodes again');
+  assert.deepEqual([...cachedCalls].sort(), [...new Set(cachedCalls)].sort(), 'with the default budget no example is decoded twice');
+  // A budget for two images: only the first two decoded are kept.
+  const oneImage = (await d.get(0)).image.data.byteLength;
+  const budgetCalls: number[] = [];
+  const budget = await run(new DetectionLoader(counting(budgetCalls), { batchSize: 2, augment: AUGMENT, cacheBytes: 2 * oneImage }), rngs(), 0, 9);
+  assert.deepEqual(budget, uncached);
+  assert.equal(new Set(budgetCalls).size, d.size);
+  assert.equal(budgetCalls.length, uncachedCalls.length - (uncachedCalls.filter((i) => i === budgetCalls[0]).length - 1) - (uncachedCalls.filter((i) => i === budgetCalls[1]).length - 1));
+  assert.throws(() => new DetectionLoader(d, { batchSize: 2, cacheBytes: -1 }), /cacheBytes/);
+});
+
 test('resume from saved Rng states (mid-epoch and at an epoch start) reproduces the rest of the run', async () => {
   const d = await tinyDataset();
   const full = await run(new DetectionLoader(d, { batchSize: 2, augment: AUGMENT }), rngs(), 0, 8); // 3 steps per epoch

@@ -88,6 +88,14 @@ function groupedProduct(c: GradContext, a: Value, col: Value, n: number | null, 
     const col2 = c.op('Reshape', [col, c.ints([bPerGroup * k, p])]);
     return c.op('Gemm', [a2, col2], { transB: 1 });
   }
+  if (n !== null && n > 1 && g === 1 && gradTuning.foldBatchIntoGemm && p * (aPerGroup + bPerGroup * k) < aPerGroup * bPerGroup * k) {
+    // Small feature maps (ResNet layer4): moving the batch next to the pixels (two Transposes of
+    // n·P·(A + B·K) values) and one Gemm over n·P costs less than the per-image products' ReduceSum
+    // over n·A·B·K values, which onnxruntime runs on one thread.
+    const nextToPixels = (v: Value, rows: number) =>
+      c.op('Reshape', [c.op('Transpose', [c.op('Reshape', [v, c.ints([n, rows, p])])], { perm: [1, 0, 2] }), c.ints([rows, n * p])]);
+    return c.op('Gemm', [nextToPixels(a, aPerGroup), nextToPixels(col, bPerGroup * k)], { transB: 1 });
+  }
   const a4 = c.op('Reshape', [a, c.ints([0, g, aPerGroup, p])]);
   const col4 = c.op('Reshape', [col, c.ints([0, g, bPerGroup * k, p])]);
   const prod = c.op('MatMul', [a4, c.op('Transpose', [col4], { perm: [0, 1, 3, 2] })]);

@@ -10,6 +10,8 @@ export const gradTuning = {
   transposedMinTaps: 25,
   /** Conv input gradient: 'auto' (flipped-weight Conv for stride 1 on ≥ 1024 output pixels, else ConvTranspose), or always 'convTranspose'. */
   convInputGrad: 'auto' as 'auto' | 'convTranspose',
+  /** Conv weight gradient, batch > 1 on small maps: the batch folded into one Gemm's inner dimension instead of per-image products + ReduceSum. */
+  foldBatchIntoGemm: true,
   /** Closed-form gradient of normalizations built from basic ops (src/graph/grad/fused.ts). */
   fuseNormalizations: true,
 };
