@@ -7,13 +7,15 @@
  *   node dist/scripts/demo-class-diagnostic.js '{"name":"default"}' '{"name":"r18","preset":"resnet18-fpn-gn"}'
  *
  * A variant is a DemoTrainOptions object (preset, imageSize, epochs, minutes, optimizer, config,
- * augment, shuffleLabels) plus a `name`; `count`, `seed` and `size` pick other synthetic data.
+ * augment, shuffleLabels) plus a `name`; `count`, `seed`, `size` and `difficulty` pick other
+ * synthetic data.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runDemo } from '../src/demo/pipeline.js';
 import type { DemoTrainOptions } from '../src/demo/detect-stage.js';
+import type { SynthDifficulty } from '../src/synth/index.js';
 
 interface Variant extends DemoTrainOptions {
   name?: string;
@@ -21,6 +23,8 @@ interface Variant extends DemoTrainOptions {
   seed?: number;
   /** Side of the synthetic images (default 512). */
   size?: number;
+  /** Synthetic difficulty level (default standard). */
+  difficulty?: SynthDifficulty;
 }
 
 function parseVariant(arg: string, index: number): Variant {
@@ -36,11 +40,11 @@ function parseVariant(arg: string, index: number): Variant {
 async function main(): Promise<void> {
   const variants = process.argv.slice(2).map(parseVariant);
   if (variants.length === 0) variants.push({ name: 'default' });
-  for (const { name, count, seed, size, ...train } of variants) {
+  for (const { name, count, seed, size, difficulty, ...train } of variants) {
     const outDir = await mkdtemp(path.join(os.tmpdir(), 'hpa-demo-diag-'));
     const t0 = performance.now();
     try {
-      const r = await runDemo({ outDir, progress: false, ...(count ? { count } : {}), ...(seed !== undefined ? { seed } : {}), ...(size ? { size } : {}), train });
+      const r = await runDemo({ outDir, progress: false, ...(count ? { count } : {}), ...(seed !== undefined ? { seed } : {}), ...(size ? { size } : {}), ...(difficulty ? { difficulty } : {}), train });
       const d = r.detection!;
       console.log(JSON.stringify({
         name: name ?? 'variant',
@@ -51,6 +55,8 @@ async function main(): Promise<void> {
         perClass: Object.fromEntries(d.evaluation.perClass.map((c) => [c.name, Number(c.ap50.toFixed(3))])),
         cellFinding: Number(d.cellFinding.map50.toFixed(3)),
         finalLosses: d.train.history.at(-1)?.train,
+        // The RoI classifier's loss per epoch: where the classes separate, it drops from its plateau.
+        clsByEpoch: d.train.history.map((e) => Number(e.train.cls.toFixed(3))),
       }));
     } finally {
       await rm(outDir, { recursive: true, force: true });
