@@ -1,5 +1,6 @@
 /** Faster R-CNN inference (torchvision semantics). See docs/models.md. */
 export { Detector, loadImage, type DetectorOptions, type DetectionResult, type DetectorInput } from './detector.js';
+export { DetectorWorker } from './detector-worker.js';
 export { transformBatch, resizedSize, resizeBilinear, rgbToTensor, resizeBoxesInPlace, type ImageTensor, type RgbImage, type ImageBatch } from './transform.js';
 export { rpnProposals, anchorLevels, topKIndices, type Proposals, type RpnLevelOutput } from './rpn-proposals.js';
 export { postprocessDetections, softmaxRows, type Detections } from './roi-postprocess.js';
