@@ -39,11 +39,12 @@ export const OVERLAY_SCORE = 0.7;
 
 /**
  * The demo's training defaults. The step count (epochs) is the budget, so the figure is the same
- * on every machine: 40 epochs of 18 steps (720) at 256 px took 341 s of a 5 min 47 s demo on a
- * quiet 2-core machine. From scratch the detector finds the cells within ~100 steps but separates
- * the two classes only after 600–1500 steps, depending on the seed (docs/detection-training.md,
- * "Where it stands"), so small images and many steps beat large images and few. The minutes are a safety net that
- * stops (and saves) the run on a slower or busier machine.
+ * on every machine: 40 epochs of 18 steps (720) at 256 px took 333 s of a 5 min 42 s demo on a
+ * quiet 2-core machine. From scratch the detector finds the cells within ~100 steps, but it tells
+ * the two classes apart only once the LR drops after a long enough phase at full rate: 648 steps
+ * on the default data (seed 0), more than 972 on seed 1 (docs/detection-training.md, "Learning
+ * the synthetic classes"). So small images and many steps beat large images and few. The minutes
+ * are a safety net that stops (and saves) the run on a slower or busier machine.
  */
 export const DEMO_TRAIN_DEFAULTS = { preset: 'light', imageSize: 256, epochs: 40, minutes: 9, batchSize: 2 } as const;
 
