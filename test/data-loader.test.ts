@@ -82,13 +82,19 @@ test('decoded images are cached within the budget: the same batches, each cached
   assert.deepEqual(cached, uncached);
   assert.ok(uncachedCalls.length > d.size, 'without a cache every epoch decodes again');
   assert.deepEqual([...cachedCalls].sort(), [...new Set(cachedCalls)].sort(), 'with the default budget no example is decoded twice');
-  // A budget for two images: only the first two decoded are kept.
+  // A budget for two images: only two are kept (which two depends on which decodes finish first),
+  // so at most two examples are decoded less often than without a cache (once; a kept one that
+  // appears only once is not), and the others exactly as often.
   const oneImage = (await d.get(0)).image.data.byteLength;
   const budgetCalls: number[] = [];
   const budget = await run(new DetectionLoader(counting(budgetCalls), { batchSize: 2, augment: AUGMENT, cacheBytes: 2 * oneImage }), rngs(), 0, 9);
   assert.deepEqual(budget, uncached);
   assert.equal(new Set(budgetCalls).size, d.size);
-  assert.equal(budgetCalls.length, uncachedCalls.length - (uncachedCalls.filter((i) => i === budgetCalls[0]).length - 1) - (uncachedCalls.filter((i) => i === budgetCalls[1]).length - 1));
+  const count = (calls: number[], i: number) => calls.filter((c) => c === i).length;
+  const saved = [...new Set(uncachedCalls)].filter((i) => count(budgetCalls, i) < count(uncachedCalls, i));
+  assert.ok(saved.length >= 1 && saved.length <= 2, `examples decoded less often with a two-image budget: ${saved}`);
+  for (const i of saved) assert.equal(count(budgetCalls, i), 1, `example ${i} is kept, so decoded once`);
+  for (const i of new Set(uncachedCalls)) if (!saved.includes(i)) assert.equal(count(budgetCalls, i), count(uncachedCalls, i));
   assert.throws(() => new DetectionLoader(d, { batchSize: 2, cacheBytes: -1 }), /cacheBytes/);
 });
 

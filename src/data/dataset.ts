@@ -28,6 +28,13 @@ export interface DetectionTarget {
   difficult?: Uint8Array;
 }
 
+/** A copy of `t` with its own arrays. */
+export function copyTarget(t: DetectionTarget): DetectionTarget {
+  const copy: DetectionTarget = { boxes: t.boxes.slice(), labels: t.labels.slice() };
+  if (t.difficult) copy.difficult = t.difficult.slice();
+  return copy;
+}
+
 /** One decoded example. */
 export interface DetectionSample {
   id: string;
@@ -155,10 +162,7 @@ export class DetectionDataset {
     if (image.width !== record.width || image.height !== record.height) {
       throw new Error(`${describeSource(record.source)} decoded to ${image.width}x${image.height}, its header said ${record.width}x${record.height}`);
     }
-    const { boxes, labels, difficult } = record.target;
-    const target: DetectionTarget = { boxes: boxes.slice(), labels: labels.slice() };
-    if (difficult) target.difficult = difficult.slice();
-    return { id: record.id, image, target };
+    return { id: record.id, image, target: copyTarget(record.target) };
   }
 }
 

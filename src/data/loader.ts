@@ -12,7 +12,7 @@ import type { ImageTensor } from '../infer/transform.js';
 import { EpochOrder, type TrainerRngs } from '../train/trainer-data.js';
 import { Rng } from '../util/rng.js';
 import { augmentSample, validateAugmentOptions, type AugmentOptions } from './augment.js';
-import type { DetectionDataset, DetectionSample, DetectionTarget } from './dataset.js';
+import { copyTarget, type DetectionDataset, type DetectionSample, type DetectionTarget } from './dataset.js';
 
 /**
  * One batch: images (float CHW in [0, 1], sizes may differ) and their targets, in the same order.
@@ -137,12 +137,12 @@ export class DetectionLoader {
   /** Example `index`: the cached image with a fresh copy of its target, or decoded (and cached while the budget allows). */
   private async sample(index: number): Promise<DetectionSample> {
     const hit = this.cache.get(index);
-    if (hit) return withOwnTarget(hit);
+    if (hit) return { id: hit.id, image: hit.image, target: copyTarget(hit.target) };
     const s = await this.dataset.get(index);
     const bytes = s.image.data.byteLength;
     if (bytes <= this.cacheFree && !this.cache.has(index)) {
       this.cacheFree -= bytes;
-      this.cache.set(index, withOwnTarget(s));
+      this.cache.set(index, { id: s.id, image: s.image, target: copyTarget(s.target) });
     }
     return s;
   }
@@ -160,10 +160,4 @@ export class DetectionLoader {
     await Promise.all(Array.from({ length: Math.min(this.concurrency, indices.length) }, worker));
     return out;
   }
-}
-
-/** The sample with its own copy of the target arrays (the image is shared). */
-function withOwnTarget(s: DetectionSample): DetectionSample {
-  const { boxes, labels, difficult } = s.target;
-  return { id: s.id, image: s.image, target: { boxes: boxes.slice(), labels: labels.slice(), ...(difficult ? { difficult: difficult.slice() } : {}) } };
 }

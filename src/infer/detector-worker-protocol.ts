@@ -16,5 +16,5 @@ export interface WorkerError {
 export type WorkerReply =
   | { kind: 'ready'; config: FasterRcnnConfig; provider: ProviderName }
   | { kind: 'results'; id: number; results: DetectionResult[] }
-  /** `id` is absent for a failed load. */
+  /** `id` 0 for a failed load. */
   | { kind: 'error'; id: number; error: WorkerError };

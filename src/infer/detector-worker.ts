@@ -2,12 +2,10 @@
  * A {@link Detector} that runs in a worker thread, for servers. onnxruntime-node 1.30 runs a
  * session on the calling thread (its `run()` returns a Promise, but the work happens
  * synchronously inside a `setImmediate`), so `Detector.detect` holds the event loop for the whole
- * model run: 0.1–1 s per image depending on the preset. `DetectorWorker` owns the sessions in a
- * `worker_threads` Worker; the caller's event loop keeps serving requests while it detects.
- *
- *   const detector = await DetectorWorker.load('model/checkpoint-best.safetensors', 'light');
- *   const { boxes, scores, labels } = await detector.detect(await loadImage('cells.png'));
- *   await detector.release();
+ * model run (194–366 ms for `light` at 512 px in test/detector-worker.test.ts, seconds for
+ * ResNet-50-FPN at 800 px). `DetectorWorker` owns the sessions in a `worker_threads` Worker; the
+ * caller's event loop keeps serving requests while it detects (docs/models.md has an example).
+ * `detect` and `detectBatch` take no `debug` option.
  *
  * Requests are answered in order, one model run at a time per worker (run several workers for
  * more, each with its own `threads`). Images and results are copied between the threads (the
@@ -17,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import type { FasterRcnnConfig } from '../models/presets.js';
 import type { DetectionResult, DetectorInput, DetectorOptions } from './detector.js';
 import type { ProviderName } from './providers.js';
-import type { WorkerReply, WorkerRequest } from './detector-worker-protocol.js';
+import type { WorkerError, WorkerReply, WorkerRequest } from './detector-worker-protocol.js';
 
 interface Pending {
   resolve: (results: DetectionResult[]) => void;
@@ -25,7 +23,7 @@ interface Pending {
 }
 
 /** An error sent across the thread boundary, rebuilt with its class (TypeError, RangeError, Error). */
-function rebuild(e: { name: string; message: string }): Error {
+function rebuild(e: WorkerError): Error {
   const Kind = e.name === 'TypeError' ? TypeError : e.name === 'RangeError' ? RangeError : Error;
   return new Kind(e.message);
 }
