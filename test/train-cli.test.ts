@@ -142,3 +142,40 @@ test('--time-budget stops after the step that crosses it, SIGINT at the next ste
   assert.ok(stepsDone >= 1 && stepsDone < 200);
   assert.equal((await loadCheckpoint(path.join(sigintOut, 'checkpoint-last.safetensors'))).step, stepsDone);
 });
+
+test('--time-budget brings the LR drops forward to fit it; the checkpoint keeps them and --resume continues at the dropped rate', async () => {
+  const set = await writeSquareSet(4, 64, 6);
+  const out = path.join(scratch, 'budget-lr');
+  // 1000 epochs of 4 steps: the planned drops (epochs 700 and 900, steps 2800 and 3600) lie far beyond the budget.
+  const common = ['--data', set.vocDir, '--images', set.imageDir, '--min-size', '64', '--max-size', '64', '--batch', '1', '--threads', '1',
+    '--epochs', '1000', '--val-fraction', '0', '--lr', '0.005', '--out', out];
+  const r = await run([...common, '--time-budget', '0.25']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /stopped \(time-budget\)/);
+  const lrs = (await readLossLog(path.join(out, 'loss.csv'))).records.map((x) => x.lr!);
+  const n = lrs.length;
+  assert.ok(n >= 10, `${n} steps in 15 s`);
+  // Each announced drop: the step it names ran at the dropped rate, planned for epoch 700 or 900.
+  const drops = [...r.stderr.matchAll(/step (\d+): LR down to (\S+), planned for step (\d+): about (\d+) steps fit/g)]
+    .map((m) => ({ step: Number(m[1]), lr: Number(m[2]), planned: Number(m[3]), expected: Number(m[4]) }));
+  assert.ok(drops.length >= 1, `the first drop (at ~70% of ${n} steps) comes inside the budget:\n${r.stderr}`);
+  drops.forEach((d, i) => {
+    assert.equal(d.planned, [2801, 3601][i]);
+    assert.ok(Math.abs(lrs[d.step - 1]! - d.lr) < 1e-9 && Math.abs(d.lr - 0.005 * 0.1 ** (i + 1)) < 1e-9, `step ${d.step}: lr ${lrs[d.step - 1]}`);
+    assert.ok(d.step - 1 >= Math.floor((d.planned - 1) * d.expected / 4000), 'never before its share of the expected steps');
+  });
+  assert.ok(drops[0]!.step >= 0.2 * n && drops[0]!.step <= 0.95 * n, `first drop at step ${drops[0]!.step} of ${n}`);
+  const low = lrs.slice(drops[0]!.step - 1);
+  assert.ok(low.every((lr, i) => lr <= 0.0005 + 1e-12 && (i === 0 || lr <= low[i - 1]!)), 'the LR never comes back up');
+  const c = await loadCheckpoint(path.join(out, 'checkpoint-last.safetensors'));
+  const milestones = ((c.extra?.['run'] as { budgetLr: { milestones: number[] } }).budgetLr).milestones;
+  assert.deepEqual(milestones.slice(0, drops.length), drops.map((d) => d.step - 1), 'the checkpoint holds where the drops happened');
+  assert.ok(milestones.slice(drops.length).every((m) => m >= n), 'a drop not yet taken lies after the last step');
+  assert.match(JSON.stringify(c.optimizer.schedule), new RegExp(`"milestones":\\[${milestones.join(',')}\\]`));
+
+  const resumed = await run([...common, '--resume', '--time-budget', '0.02', '--json']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const after = (await readLossLog(path.join(out, 'loss.csv'))).records.map((x) => x.lr!);
+  assert.ok(after.length > n, 'the resumed run took steps');
+  assert.ok(after.slice(n).every((lr) => lr <= lrs[n - 1]! + 1e-12), 'reached drops stay reached after --resume');
+});

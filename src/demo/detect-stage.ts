@@ -26,7 +26,7 @@ import type { ImagePrediction } from '../infer/predict-outputs.js';
 import { gatherBoxes } from '../infer/rpn-proposals.js';
 import { renderOverlay } from '../render/overlay.js';
 import { renderPrCurve } from '../render/pr-curve.js';
-import { trainDetector, type TrainDetectorOptions, type TrainDetectorResult, type TrainEvent } from '../train/detector-fit.js';
+import { describeLrDrop, trainDetector, type TrainDetectorOptions, type TrainDetectorResult, type TrainEvent } from '../train/detector-fit.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { availableCores } from '../util/cores.js';
 import { formatDuration } from '../util/progress.js';
@@ -217,6 +217,7 @@ function trainLogger(log: (line: string) => void): (e: TrainEvent) => void {
       const l = e.result.losses;
       log(`[demo]   step ${e.result.step}/${e.totalSteps} loss ${l.total.toFixed(3)} (rpn ${l.rpn_cls.toFixed(3)}/${l.rpn_reg.toFixed(3)}, roi ${l.cls.toFixed(3)}/${l.reg.toFixed(3)}), ${perStep.toFixed(1)} s/step, ETA ${formatDuration(perStep * (e.totalSteps - e.result.step))}`);
     } else if (e.kind === 'epoch') log(`[demo]   epoch ${e.record.epoch + 1}: mean loss ${e.record.train.total.toFixed(3)}`);
+    else if (e.kind === 'lr-drop') log(`[demo]   ${describeLrDrop(e)}`);
     else log(`[demo]   training stopped: ${e.reason}`);
   };
 }

@@ -32,7 +32,8 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { loadCheckpoint, type JsonValue, type OptimizerConfig } from './checkpoint.js';
 import { DETECTOR_LOSS_COMPONENTS, DetectorTrainer, type DetectorLosses, type DetectorModelDocument, type DetectorStepResult } from './detector-trainer.js';
 import { readLossLog } from './loss-log.js';
-import { torchvisionDetectionSchedule } from './schedule.js';
+import { budgetLrPlan, budgetMilestones, expectedSteps, type BudgetLrPlan } from './budget-lr-steps.js';
+import { detectionScheduleInSteps, torchvisionDetectionSchedule } from './schedule.js';
 
 /** Where annotations are: a VOC folder (or VOC root with Annotations/), a CSV file or a COCO JSON. */
 export interface DataSource {
@@ -57,7 +58,11 @@ export interface TrainDetectorOptions {
   valFraction?: number;
   /** Train until this many epochs are completed. */
   epochs: number;
-  /** Stop after the step that crosses this many minutes of this run (and save). */
+  /**
+   * Stop after the step that crosses this many minutes of this run (and save). The LR drops then
+   * also come at their fraction of the steps the budget is expected to allow, if that is sooner
+   * (`optimizer.budgetLrSteps`, src/train/budget-lr-steps.ts).
+   */
   timeBudgetMinutes?: number;
   /** Initial weights (torchvision export or checkpoint); default seeded random. */
   init?: string;
@@ -65,9 +70,11 @@ export interface TrainDetectorOptions {
   /**
    * SGD by default: lr 0.02, momentum 0.9, weight decay 1e-4, warm-up min(1000, steps/epoch − 1)
    * from 1/1000, LR ×0.1 at 70% and 90% of the epochs (`lrSteps`, torchvision's --lr-steps, in
-   * epochs); gradient clipping at norm 10 from random weights (none with `init`).
+   * epochs); gradient clipping at norm 10 from random weights (none with `init`). Under a time
+   * budget the drops move to the same fractions of the steps the budget allows when that comes
+   * first (`budgetLrSteps`, default true; false keeps them on their epochs).
    */
-  optimizer?: { kind?: 'sgd' | 'adamw'; lr?: number; momentum?: number; weightDecay?: number; warmupIters?: number; clipGradNorm?: number; lrSteps?: number[] };
+  optimizer?: { kind?: 'sgd' | 'adamw'; lr?: number; momentum?: number; weightDecay?: number; warmupIters?: number; clipGradNorm?: number; lrSteps?: number[]; budgetLrSteps?: boolean };
   augment?: AugmentOptions;
   outDir: string;
   /** Continue from outDir/checkpoint-last.safetensors (model, optimizer and data settings from it). */
@@ -97,7 +104,14 @@ export type TrainEvent =
   | { kind: 'start'; steps: number; stepsPerEpoch: number; startStep: number; trainImages: number; valImages: number; resumed: boolean; config: FasterRcnnConfig; notes: string[] }
   | { kind: 'step'; result: DetectorStepResult; totalSteps: number; elapsedSeconds: number }
   | { kind: 'epoch'; record: EpochRecord; best: boolean }
+  /** An LR drop the time budget brought forward takes effect at `step` (the next step's index). */
+  | { kind: 'lr-drop'; step: number; lr: number; plannedStep: number; expectedSteps: number }
   | { kind: 'stop'; reason: TrainDetectorResult['stopped'] };
+
+/** One line about an LR drop the time budget brought forward (CLI and demo progress). */
+export function describeLrDrop(e: Extract<TrainEvent, { kind: 'lr-drop' }>): string {
+  return `step ${e.step + 1}: LR down to ${e.lr.toPrecision(3)}, planned for step ${e.plannedStep + 1}: about ${e.expectedSteps} steps fit the time budget`;
+}
 
 /** The result of a run. */
 export interface TrainDetectorResult {
@@ -133,6 +147,13 @@ interface RunSettings {
   augment: AugmentOptions | null;
   history: EpochRecord[];
   best: { metric: 'map50' | 'val_loss' | 'train_loss'; value: number; epoch: number } | null;
+  /** LR drops that follow the time budget: the plan and the milestones (steps) in force. */
+  budgetLr?: BudgetLrState | null;
+}
+
+interface BudgetLrState extends BudgetLrPlan {
+  milestones: number[];
+  warmupIters: number;
 }
 
 /** A DataSource with its format and image folder resolved. */
@@ -178,14 +199,23 @@ function defaultLrSteps(epochs: number): number[] {
   return steps;
 }
 
-function optimizerConfig(o: TrainDetectorOptions, stepsPerEpoch: number): OptimizerConfig {
+/** The optimizer of a new run, and the budget's LR plan when the drops follow a time budget. */
+function optimizerConfig(o: TrainDetectorOptions, stepsPerEpoch: number): { optimizer: OptimizerConfig; budgetLr: BudgetLrState | null } {
   const p = o.optimizer ?? {};
-  const schedule = torchvisionDetectionSchedule({ itersPerEpoch: stepsPerEpoch, lrSteps: p.lrSteps ?? defaultLrSteps(o.epochs), warmupIters: p.warmupIters ?? Math.min(1000, stepsPerEpoch - 1) });
+  const lrSteps = p.lrSteps ?? defaultLrSteps(o.epochs);
+  const warmupIters = p.warmupIters ?? Math.min(1000, stepsPerEpoch - 1);
+  const follow = o.timeBudgetMinutes !== undefined && (p.budgetLrSteps ?? true) && lrSteps.length > 0;
+  const budgetLr = follow ? { ...budgetLrPlan(lrSteps, o.epochs, stepsPerEpoch), milestones: lrSteps.map((e) => e * stepsPerEpoch), warmupIters } : null;
+  const schedule = budgetLr
+    ? detectionScheduleInSteps({ milestoneSteps: budgetLr.milestones, warmupIters })
+    : torchvisionDetectionSchedule({ itersPerEpoch: stepsPerEpoch, lrSteps, warmupIters });
   // From random weights DESIGN.md asks for clipping (early RPN/RoI losses spike); fine-tuning keeps torchvision's none.
   const maxNorm = p.clipGradNorm ?? (o.init === undefined ? 10 : undefined);
   const clip = maxNorm === undefined ? {} : { clipGradNorm: { maxNorm } };
-  if ((p.kind ?? 'sgd') === 'adamw') return { kind: 'adamw', lr: p.lr ?? 1e-4, weightDecay: p.weightDecay ?? 1e-4, schedule, ...clip };
-  return { kind: 'sgd', lr: p.lr ?? 0.02, momentum: p.momentum ?? 0.9, weightDecay: p.weightDecay ?? 1e-4, schedule, ...clip };
+  const optimizer: OptimizerConfig = (p.kind ?? 'sgd') === 'adamw'
+    ? { kind: 'adamw', lr: p.lr ?? 1e-4, weightDecay: p.weightDecay ?? 1e-4, schedule, ...clip }
+    : { kind: 'sgd', lr: p.lr ?? 0.02, momentum: p.momentum ?? 0.9, weightDecay: p.weightDecay ?? 1e-4, schedule, ...clip };
+  return { optimizer, budgetLr };
 }
 
 async function loadData(o: TrainDetectorOptions, settings: Pick<RunSettings, 'seed' | 'valFraction'>): Promise<{ train: DetectionDataset; val: DetectionDataset | undefined }> {
@@ -266,7 +296,11 @@ export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainE
   }
   if (train.size < settings.batchSize) throw new RangeError(`--batch ${settings.batchSize} is larger than the ${train.size} training image(s)`);
   const loader = new DetectionLoader(train, { batchSize: settings.batchSize, ...(settings.augment ? { augment: settings.augment } : {}) });
-  optimizer ??= optimizerConfig(o, loader.stepsPerEpoch);
+  if (!optimizer) {
+    const fresh = optimizerConfig(o, loader.stepsPerEpoch);
+    optimizer = fresh.optimizer;
+    settings.budgetLr = fresh.budgetLr;
+  }
   const trainer = await DetectorTrainer.create({
     config, weights, optimizer, loader, classes,
     seeds: { shuffle: settings.seed * 3 + 1, augment: settings.seed * 3 + 2, sample: settings.seed * 3 + 3 },
@@ -323,9 +357,32 @@ export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainE
       const log = await readLossLog(file('lossLog'));
       epochLosses = log.records.filter((r) => r.epoch === trainer.epoch && r.step <= trainer.step).map((r) => r.losses as DetectorLosses);
     }
+    // The pace is measured from the end of this run's first step: that step also builds segment 1's models.
+    let paceFrom: { step: number; time: number } | undefined;
+    /** Move the LR drops that have not come yet to where the time budget puts them. */
+    const followBudget = () => {
+      const b = settings.budgetLr;
+      if (!b) return;
+      let expected = Infinity; // no budget (a resumed run without one): the drops go back to their epochs
+      if (o.timeBudgetMinutes !== undefined) {
+        const now = performance.now();
+        expected = paceFrom ? expectedSteps(trainer.step, trainer.step - paceFrom.step, (now - paceFrom.time) / 1000, o.timeBudgetMinutes * 60 - (now - started) / 1000) : Infinity;
+        if (!Number.isFinite(expected)) return; // no pace yet: the drops stay where they are (a resumed run's too)
+      }
+      const milestones = budgetMilestones(b, b.milestones, trainer.step, expected);
+      if (milestones.some((m, i) => m !== b.milestones[i])) {
+        b.milestones = milestones;
+        trainer.setSchedule(detectionScheduleInSteps({ milestoneSteps: milestones, warmupIters: b.warmupIters }));
+      }
+      milestones.forEach((m, i) => {
+        if (m === trainer.step && m < b.planned[i]!) onEvent({ kind: 'lr-drop', step: m, lr: trainer.learningRate, plannedStep: b.planned[i]!, expectedSteps: expected });
+      });
+    };
     while (trainer.step < totalSteps) {
       const epoch = trainer.epoch;
+      followBudget();
       const result = await trainer.trainStep();
+      paceFrom ??= { step: trainer.step, time: performance.now() };
       epochLosses.push(result.losses);
       const elapsedSeconds = (performance.now() - started) / 1000;
       onEvent({ kind: 'step', result, totalSteps, elapsedSeconds });

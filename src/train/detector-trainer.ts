@@ -34,6 +34,7 @@ import type { SessionOptions } from '../infer/providers.js';
 import type { Detections } from '../infer/roi-postprocess.js';
 import { Rng } from '../util/rng.js';
 import { loadCheckpoint, saveCheckpoint, type JsonValue, type OptimizerConfig } from './checkpoint.js';
+import type { ScheduleConfig } from './schedule.js';
 import type { DetectionLossComponents } from './detection-loss-feeds.js';
 import { SEGMENT1_CHAINED, detectorPass, type DetectorPass, type SegmentedDetector, type SegmentSessions, type StepSampleSource } from './detector-step.js';
 import { LossLog } from './loss-log.js';
@@ -295,6 +296,21 @@ export class DetectorTrainer {
     return this.model;
   }
 
+  /** Optimizer settings as they stand (a time budget may have moved the LR drops); checkpoints store these. */
+  get optimizerConfig(): OptimizerConfig {
+    return this.optimizer.config;
+  }
+
+  /** Replace the LR schedule from the next step on (validated; later checkpoints store it). */
+  setSchedule(schedule: ScheduleConfig): void {
+    this.optimizer.setSchedule(schedule);
+  }
+
+  /** Learning rate of the next step. */
+  get learningRate(): number {
+    return this.optimizer.learningRate(this.completed);
+  }
+
   /** One step: batch, both segments forward and backward, clipping, optimizer step, loss-log line. */
   async trainStep(): Promise<DetectorStepResult> {
     const epoch = this.epoch;
@@ -373,7 +389,7 @@ export class DetectorTrainer {
       epoch: this.epoch,
       rng: { shuffle: this.options.loader.checkpointState(this.completed, this.rngs.shuffle), augment: this.rngs.augment.state, sample: this.rngs.sample.state },
       model: this.modelDocument() as unknown as JsonValue,
-      optimizer: this.options.optimizer,
+      optimizer: this.optimizer.config,
       params: new Map([...this.parameters()].map(([n, t]) => [n, toHostTensor(t)])),
       optimState: this.optimizer.slots(),
       extra: { ...extra, data: { ...this.layout() } },

@@ -200,8 +200,20 @@ export function learningRates(schedule: ScheduleConfig, baseLr: number, count: n
  * (milestones `lrSteps` in epochs, `gamma` default 0.1). Steps are iterations.
  */
 export function torchvisionDetectionSchedule(o: { itersPerEpoch: number; lrSteps: number[]; gamma?: number; warmupIters?: number; warmupFactor?: number }): ScheduleConfig {
-  const warmupIters = o.warmupIters ?? Math.min(1000, o.itersPerEpoch - 1);
   const main: ScheduleConfig = { kind: 'per-epoch', itersPerEpoch: o.itersPerEpoch, schedule: { kind: 'multistep', milestones: o.lrSteps, gamma: o.gamma ?? 0.1 } };
+  return withWarmup(main, o.warmupIters ?? Math.min(1000, o.itersPerEpoch - 1), o.warmupFactor);
+}
+
+/**
+ * The same recipe with the milestones in steps (`milestoneSteps`), for drops that need not fall
+ * on an epoch boundary (a time budget's, src/train/budget-lr-steps.ts). With milestones at
+ * lrSteps × itersPerEpoch it gives torchvisionDetectionSchedule's rates exactly.
+ */
+export function detectionScheduleInSteps(o: { milestoneSteps: number[]; warmupIters: number; gamma?: number; warmupFactor?: number }): ScheduleConfig {
+  return withWarmup({ kind: 'multistep', milestones: o.milestoneSteps, gamma: o.gamma ?? 0.1 }, o.warmupIters, o.warmupFactor);
+}
+
+function withWarmup(main: ScheduleConfig, warmupIters: number, warmupFactor = 1 / 1000): ScheduleConfig {
   if (warmupIters < 1) return main;
-  return { kind: 'chain', schedules: [{ kind: 'linear', startFactor: o.warmupFactor ?? 1 / 1000, totalIters: warmupIters }, main] };
+  return { kind: 'chain', schedules: [{ kind: 'linear', startFactor: warmupFactor, totalIters: warmupIters }, main] };
 }

@@ -6,7 +6,7 @@
  */
 import { adamwStep, clipGradNorm, createAdamWState, createSgdState, sgdStepMany, type AdamWState, type SgdState } from './optim.js';
 import { adamwSlots, adamwStateFromSlots, sgdSlots, sgdStateFromSlots, type OptimizerConfig } from './checkpoint.js';
-import { learningRate, validateSchedule } from './schedule.js';
+import { learningRate, validateSchedule, type ScheduleConfig } from './schedule.js';
 import type { HostTensor } from '../io/tensor.js';
 
 /** One trainable parameter: its values (updated in place) and shape. */
@@ -33,25 +33,36 @@ export class TrainerOptimizer {
   private readonly adamw = new Map<string, AdamWState>();
 
   /**
-   * @param config optimizer kind and hyper-parameters, optional schedule and clipping (stored in checkpoints)
+   * @param settings optimizer kind and hyper-parameters, optional schedule and clipping (stored in checkpoints)
    * @param params the trainable parameters by name; their arrays are updated in place
    * @param threads threads of each native call (results do not depend on it)
    */
   constructor(
-    readonly config: OptimizerConfig,
+    private settings: OptimizerConfig,
     readonly params: ReadonlyMap<string, ParamBuffer>,
     private readonly threads?: number,
   ) {
-    if (config.kind !== 'sgd' && config.kind !== 'adamw') throw new TypeError(`optimizer.kind must be "sgd" or "adamw", got ${JSON.stringify((config as { kind: unknown }).kind)}`);
-    if (config.kind === 'sgd' && !(typeof config.lr === 'number' && config.lr >= 0)) throw new RangeError(`optimizer.lr must be a non-negative number for sgd, got ${config.lr}`);
-    if (config.schedule) validateSchedule(config.schedule, 'optimizer.schedule');
-    const clip = config.clipGradNorm;
+    if (settings.kind !== 'sgd' && settings.kind !== 'adamw') throw new TypeError(`optimizer.kind must be "sgd" or "adamw", got ${JSON.stringify((settings as { kind: unknown }).kind)}`);
+    if (settings.kind === 'sgd' && !(typeof settings.lr === 'number' && settings.lr >= 0)) throw new RangeError(`optimizer.lr must be a non-negative number for sgd, got ${settings.lr}`);
+    if (settings.schedule) validateSchedule(settings.schedule, 'optimizer.schedule');
+    const clip = settings.clipGradNorm;
     if (clip && !(clip.maxNorm > 0)) throw new RangeError(`optimizer.clipGradNorm.maxNorm must be > 0, got ${clip.maxNorm}`);
     for (const [name, p] of params) {
       if (!(p.data instanceof Float32Array)) throw new TypeError(`parameter "${name}" must be float32`);
-      if (config.kind === 'sgd') this.sgd.set(name, createSgdState());
-      else this.adamw.set(name, createAdamWState(p.data.length, { amsgrad: config.amsgrad ?? false }));
+      if (settings.kind === 'sgd') this.sgd.set(name, createSgdState());
+      else this.adamw.set(name, createAdamWState(p.data.length, { amsgrad: settings.amsgrad ?? false }));
     }
+  }
+
+  /** Optimizer kind, hyper-parameters, schedule and clipping (what checkpoints store). */
+  get config(): OptimizerConfig {
+    return this.settings;
+  }
+
+  /** Replace the LR schedule from the next step on (a time budget moving the drops). */
+  setSchedule(schedule: ScheduleConfig): void {
+    validateSchedule(schedule, 'optimizer.schedule');
+    this.settings = { ...this.settings, schedule };
   }
 
   /** Learning rate of the step that follows `completedSteps` steps. */

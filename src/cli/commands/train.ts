@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AugmentOptions } from '../../data/augment.js';
 import { PRESET_NAMES } from '../../models/presets.js';
-import { trainDetector, TRAIN_FILES, type TrainEvent } from '../../train/detector-fit.js';
+import { describeLrDrop, trainDetector, TRAIN_FILES, type TrainEvent } from '../../train/detector-fit.js';
 import { availableCores } from '../../util/cores.js';
 import { formatDuration } from '../../util/progress.js';
 import { CliError, UsageError } from '../errors.js';
@@ -26,6 +26,7 @@ interface TrainArgs {
   'val-ids'?: string;
   epochs: number;
   'time-budget'?: number;
+  'budget-lr-steps': boolean;
   init?: string;
   batch: number;
   optimizer: string;
@@ -77,8 +78,8 @@ function validate(a: TrainArgs): void {
   }
 }
 
-/** Progress output: a redrawn bar on a TTY, plain lines otherwise. */
-function reporter(json: boolean): (e: TrainEvent) => void {
+/** Progress output: a redrawn bar on a TTY, plain lines otherwise. The ETA is the sooner of the epochs' end and the time budget's. */
+function reporter(json: boolean, budgetMinutes?: number): (e: TrainEvent) => void {
   const out = process.stderr;
   const tty = Boolean(out.isTTY) && !json;
   let total = 0, startStep = 0, perEpoch = 1, images = 0, every = 1;
@@ -97,7 +98,7 @@ function reporter(json: boolean): (e: TrainEvent) => void {
       images += r.images;
       const done = r.step - startStep;
       const seconds = (performance.now() - t0) / 1000;
-      const eta = (seconds / Math.max(done, 1)) * (total - r.step);
+      const eta = Math.min((seconds / Math.max(done, 1)) * (total - r.step), budgetMinutes === undefined ? Infinity : Math.max(0, budgetMinutes * 60 - e.elapsedSeconds));
       const l = r.losses;
       const text = `epoch ${r.epoch + 1}/${Math.ceil(total / perEpoch)} step ${r.step}/${total} loss ${l.total.toFixed(3)} (rpn ${l.rpn_cls.toFixed(3)}/${l.rpn_reg.toFixed(3)}, roi ${l.cls.toFixed(3)}/${l.reg.toFixed(3)}) ${(images / seconds).toFixed(2)} img/s ETA ${formatDuration(eta)}`;
       if (tty) {
@@ -116,6 +117,9 @@ function reporter(json: boolean): (e: TrainEvent) => void {
       const map = r.map50 !== undefined ? `, val mAP@0.5 ${r.map50.toFixed(4)}` : '';
       barShown = false;
       out.write(`${tty ? '\r\x1b[2K' : ''}epoch ${r.epoch + 1}: train loss ${r.train.total.toFixed(4)}${val}${map} (${r.seconds.toFixed(1)} s)${e.best ? ' best' : ''}\n`);
+    } else if (e.kind === 'lr-drop') {
+      out.write(`${tty && barShown ? '\r\x1b[2K' : ''}${describeLrDrop(e)}\n`);
+      barShown = false;
     } else if (tty && barShown) {
       out.write('\n');
       barShown = false;
@@ -138,7 +142,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('val-ids', { type: 'string', describe: 'Validate only on the ids listed in this file (of --val, else of --data)' })
       .option('val-fraction', { type: 'number', default: 0.2, describe: 'Without --val: hold out this fraction of --data (seeded split; 0 = no validation)' })
       .option('epochs', { type: 'number', default: 10, describe: 'Epochs to train (a resumed run continues up to this many)' })
-      .option('time-budget', { type: 'number', describe: 'Stop (and save) after the step that crosses this many minutes' })
+      .option('time-budget', { type: 'number', describe: 'Stop (and save) after the step that crosses this many minutes; the LR drops come at their fraction of the steps it allows if that is sooner' })
+      .option('budget-lr-steps', { type: 'boolean', default: true, describe: 'With --time-budget, bring the LR drops forward to fit it (--no-budget-lr-steps: keep them on their epochs)' })
       .option('init', { type: 'string', describe: 'Initial weights (torchvision export or hpa-detect checkpoint); default random' })
       .option('batch', { type: 'number', default: 2, describe: 'Images per step' })
       .option('optimizer', { type: 'string', default: 'sgd', choices: ['sgd', 'adamw'] })
@@ -185,7 +190,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         ...(argv.init ? { init: argv.init } : {}),
         batchSize: argv.batch,
         optimizer: {
-          kind: argv.optimizer as 'sgd' | 'adamw', momentum: argv.momentum, weightDecay: argv['weight-decay'],
+          kind: argv.optimizer as 'sgd' | 'adamw', momentum: argv.momentum, weightDecay: argv['weight-decay'], budgetLrSteps: argv['budget-lr-steps'],
           ...(argv.lr !== undefined ? { lr: argv.lr } : {}), ...(argv.warmup !== undefined ? { warmupIters: argv.warmup } : {}), ...(argv.clip !== undefined ? { clipGradNorm: argv.clip } : {}),
         },
         ...(AUGMENT[argv.augment] ? { augment: AUGMENT[argv.augment] } : {}),
@@ -195,7 +200,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         seed: argv.seed,
         threads: argv.threads ?? availableCores(),
         signal: controller.signal,
-      }, reporter(argv.json));
+      }, reporter(argv.json, argv['time-budget']));
       const summary = { stopped: result.stopped, steps: result.steps, epochs: result.epochs, best: result.best ?? null, last: result.last, model: result.modelJson, lossLog: result.lossLog, curve: result.curve };
       if (argv.json) process.stdout.write(`${JSON.stringify({ ...summary, history: result.history }, null, 2)}\n`);
       else process.stderr.write(`${result.stopped === 'done' ? 'done' : `stopped (${result.stopped})`} at step ${result.steps}; best: ${result.best ?? '(none yet)'}; last: ${result.last}\n`);
