@@ -24,9 +24,13 @@ docs/bccd-comparison.md):
   * training: batch 2, epochs shuffled from a seeded stream, the last partial batch dropped (our
     Trainer's EpochOrder, DataLoader(drop_last=True)), horizontal flip p=0.5 (vertical flip off
     unless --vflip), SGD lr 0.02 momentum 0.9 weight decay 1e-4 on every parameter (torchvision
-    references' default), linear warm-up from 0.001 x lr over 100 iterations then constant (torch
-    LinearLR; our schedule `{kind:'linear', startFactor:0.001, totalIters:100}`), no gradient
-    clipping unless --clip-grad-norm, torch.set_num_threads(2);
+    references' default), linear warm-up from 0.001 x lr over 100 iterations (torch LinearLR; our
+    schedule `{kind:'linear', startFactor:0.001, totalIters:100}`), then LR x0.1 at 70% and 90% of
+    the iterations the budget is expected to allow (--budget-lr-drops; the rule of our trainer's
+    time budget, src/train/budget-lr-steps.ts: before each iteration from the third, expected =
+    done + floor(left / pace), the pace measured from the end of the first iteration; each drop not
+    yet reached moves to floor(f x expected), one that is reached stays), no gradient clipping
+    unless --clip-grad-norm, torch.set_num_threads(2);
   * the budget is checked after every iteration; evaluation time is not counted.
 
 Outputs in --out:
@@ -43,7 +47,9 @@ The mAP this script prints is its own quick figure (VOC all-point AP, IoU withou
 ignored), a sanity check; the reported comparison uses `hpa-detect evaluate` on both sides.
 """
 import argparse
+import bisect
 import csv
+import fractions as fractions_module
 import functools
 import json
 import math
@@ -301,6 +307,9 @@ def main():
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--warmup-iters", type=int, default=100, help="linear warm-up length (default 100)")
     p.add_argument("--warmup-factor", type=float, default=0.001, help="warm-up start factor (default 0.001)")
+    p.add_argument("--budget-lr-drops", default="0.7,0.9",
+                   help="LR x0.1 at these fractions of the iterations the budget is expected to allow (default 0.7,0.9; "
+                        "'none': constant LR after warm-up)")
     p.add_argument("--hflip", type=float, default=0.5, help="horizontal flip probability (default 0.5)")
     p.add_argument("--vflip", type=float, default=0.0, help="vertical flip probability (default 0)")
     p.add_argument("--clip-grad-norm", type=float, default=0.0, help="clip the global gradient norm (0: off, the default)")
@@ -344,7 +353,11 @@ def main():
     params = [t for t in model.parameters() if t.requires_grad]
     optimizer = torch.optim.SGD(params, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     warm = max(1, args.warmup_iters)
-    scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=args.warmup_factor, total_iters=warm)
+    # Exact fractions: floor(0.7 * 70) in floats is 48, not 49 (our side computes it in integers too).
+    fractions = [] if args.budget_lr_drops == "none" else [fractions_module.Fraction(f) for f in args.budget_lr_drops.split(",")]
+    if any(not 0 < f <= 1 for f in fractions) or fractions != sorted(fractions):
+        sys.exit(f"--budget-lr-drops must be increasing fractions in (0, 1] or 'none', got {args.budget_lr_drops}")
+    milestones = [math.inf] * len(fractions)
 
     shuffle_rng = random.Random(args.seed)
     augment_rng = random.Random(args.seed + 1)
@@ -358,6 +371,7 @@ def main():
     log.writerow(["iter", "epoch", "lr", "loss", *LOSS_KEYS, "iter_s", "images_per_s", "elapsed_s"])
     print(f"training: batch {args.batch}, {steps_per_epoch} iterations per epoch (last partial batch dropped), "
           f"SGD lr {args.lr} momentum {args.momentum} wd {args.weight_decay}, warm-up {args.warmup_factor} over {warm} iters, "
+          f"LR x0.1 at {args.budget_lr_drops} of the budget's iterations, "
           f"hflip {args.hflip}, vflip {args.vflip}, clip {args.clip_grad_norm or 'off'}, budget {args.minutes} min"
           + (f", at most {args.max_iters} iters" if args.max_iters else ""))
 
@@ -372,7 +386,18 @@ def main():
         batch_idx = order[k * args.batch:(k + 1) * args.batch]
         t0 = time.perf_counter()
         images, targets = zip(*(training_sample(train[i], augment_rng, args.hflip, args.vflip) for i in batch_idx))
-        lr = optimizer.param_groups[0]["lr"]
+        if it > 1 and fractions:
+            now = time.perf_counter()
+            expected = it + math.floor(max(0.0, budget_s - (now - start)) / ((now - first_done) / (it - 1)))
+            moved = [m if m <= it else max(it, math.floor(f * expected)) for m, f in zip(milestones, fractions)]
+            drops = sum(m == it for m in moved)  # a drop takes effect at this iteration (reached ones stay below it)
+            if drops:
+                print(f"iter {it + 1}: LR x{0.1 ** drops:g} (drop {sum(m <= it for m in moved)} of {len(fractions)}; "
+                      f"about {expected} iterations fit the budget)", flush=True)
+            milestones = moved
+        lr = args.lr * (args.warmup_factor + (1 - args.warmup_factor) * min(it, warm) / warm) * 0.1 ** bisect.bisect_right(milestones, it)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
         losses = model(list(images), list(targets))
         loss = sum(losses[key] for key in LOSS_KEYS)
         if not math.isfinite(loss.item()):
@@ -384,9 +409,10 @@ def main():
         if args.clip_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(params, args.clip_grad_norm)
         optimizer.step()
-        scheduler.step()
         now = time.perf_counter()
         it += 1
+        if it == 1:
+            first_done = now  # the pace is measured from the second iteration on (the first one warms up)
         images_seen += len(batch_idx)
         iter_s, elapsed = now - t0, now - start
         vals = [losses[key].item() for key in LOSS_KEYS]
@@ -454,6 +480,7 @@ def main():
         "degenerateDropped": {"train": train_drop["degenerate"], "val": val_drop["degenerate"]},
         "settings": {k: v for k, v in vars(args).items()},
         "iterations": it, "imagesSeen": images_seen, "epochs": images_seen / len(train), "stopReason": stop_reason,
+        "lrDropsAtIteration": [m + 1 for m in milestones if m < it],
         "trainSeconds": train_s, "secondsPerIteration": train_s / max(it, 1), "evalSeconds": eval_s,
         "quick": {"note": "script's own VOC all-point AP, IoU without +1; not the reported evaluator",
                   "ap50": ap50, "ap50to95": ap_coco, "map50": map50, "map50to95": map5095},
