@@ -155,14 +155,17 @@ test('--time-budget brings the LR drops forward to fit it; the checkpoint keeps 
   const lrs = (await readLossLog(path.join(out, 'loss.csv'))).records.map((x) => x.lr!);
   const n = lrs.length;
   assert.ok(n >= 10, `${n} steps in 15 s`);
-  // Each announced drop: the step it names ran at the dropped rate, planned for epoch 700 or 900.
+  // Each announced drop: the step it names ran at the dropped rate, planned for epoch 700 or 900. (Where it
+  // lands is not checked against the announced estimate: a drop placed at the next step by one step's
+  // estimate takes effect there whatever the next estimate says.)
   const drops = [...r.stderr.matchAll(/step (\d+): LR down to (\S+), planned for step (\d+): about (\d+) steps fit/g)]
     .map((m) => ({ step: Number(m[1]), lr: Number(m[2]), planned: Number(m[3]), expected: Number(m[4]) }));
   assert.ok(drops.length >= 1, `the first drop (at ~70% of ${n} steps) comes inside the budget:\n${r.stderr}`);
   drops.forEach((d, i) => {
     assert.equal(d.planned, [2801, 3601][i]);
-    assert.ok(Math.abs(lrs[d.step - 1]! - d.lr) < 1e-9 && Math.abs(d.lr - 0.005 * 0.1 ** (i + 1)) < 1e-9, `step ${d.step}: lr ${lrs[d.step - 1]}`);
-    assert.ok(d.step - 1 >= Math.floor((d.planned - 1) * d.expected / 4000), 'never before its share of the expected steps');
+    // Both drops land on one step when the pace falls by a fifth at once (a load spike): then both lines give ×0.01.
+    const dropped = [0.0005, 0.00005].filter((x, k) => k >= i && Math.abs(d.lr - x) < 1e-12);
+    assert.ok(Math.abs(lrs[d.step - 1]! - d.lr) < 1e-12 && dropped.length === 1, `step ${d.step}: lr ${lrs[d.step - 1]}, announced ${d.lr}`);
   });
   assert.ok(drops[0]!.step >= 0.2 * n && drops[0]!.step <= 0.95 * n, `first drop at step ${drops[0]!.step} of ${n}`);
   const low = lrs.slice(drops[0]!.step - 1);
