@@ -44,7 +44,8 @@ export const OVERLAY_SCORE = 0.7;
  * the two classes apart only once the LR drops after a long enough phase at full rate: 648 steps
  * on the default data (seed 0), more than 972 on seed 1 (docs/detection-training.md, "Learning
  * the synthetic classes"). So small images and many steps beat large images and few. The minutes
- * are a safety net that stops (and saves) the run on a slower or busier machine.
+ * are a safety net that stops (and saves) the run on a slower or busier machine; when they bind,
+ * the LR drop comes at 90% of the steps they allow instead of never (src/train/budget-lr-steps.ts).
  */
 export const DEMO_TRAIN_DEFAULTS = { preset: 'light', imageSize: 256, epochs: 40, minutes: 9, batchSize: 2 } as const;
 
