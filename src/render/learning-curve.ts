@@ -2,7 +2,9 @@
  * Learning curves as PNG (SVG rasterised by sharp/librsvg, like bar-chart.ts): one panel per
  * loss component (rpn_cls, rpn_reg, cls, reg, total; the scales differ too much to share an axis),
  * each with the per-step values (thin line), the epoch means (thick line with dots at the epoch's
- * last step) and, in the `total` panel, the validation loss per epoch (orange squares).
+ * last step) and, in the `total` panel, the validation loss per epoch (orange squares). Where the
+ * logged learning rate falls by a quarter or more from one step to the next (a step schedule's
+ * drop, or one a time budget brought forward) a dashed line crosses every panel.
  */
 import sharp from 'sharp';
 import { escapeXml, SVG_FONT_FAMILY } from './svg.js';
@@ -11,6 +13,18 @@ import { escapeXml, SVG_FONT_FAMILY } from './svg.js';
 export interface CurveStep {
   step: number;
   losses: Record<string, number>;
+  /** The learning rate the step used (the loss log's `lr`), for the LR-drop marks. */
+  lr?: number;
+}
+
+/** Steps whose learning rate is at most 3/4 of the previous logged step's, with the factor. */
+export function lrDrops(steps: readonly CurveStep[]): { step: number; factor: number }[] {
+  const drops: { step: number; factor: number }[] = [];
+  for (let i = 1; i < steps.length; i++) {
+    const before = steps[i - 1]!.lr, now = steps[i]!.lr;
+    if (before !== undefined && now !== undefined && before > 0 && now <= 0.75 * before) drops.push({ step: steps[i]!.step, factor: now / before });
+  }
+  return drops;
 }
 
 /** One finished epoch: its last step, its mean losses, optionally the validation total. */
@@ -54,6 +68,7 @@ export function learningCurveSvg(steps: readonly CurveStep[], epochs: readonly C
   const maxStep = Math.max(1, ...steps.map((s) => s.step), ...epochs.map((e) => e.step));
   const plotW = width - LEFT - RIGHT;
   const x = (step: number) => LEFT + (step / maxStep) * plotW;
+  const drops = lrDrops(steps);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="${SVG_FONT_FAMILY}">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
@@ -71,6 +86,10 @@ export function learningCurveSvg(steps: readonly CurveStep[], epochs: readonly C
       parts.push(`<text x="${LEFT - 6}" y="${(y(v) + 4).toFixed(1)}" font-size="11" text-anchor="end" fill="#666">${fmt(v)}</text>`);
     }
     parts.push(`<rect x="${LEFT}" y="${top}" width="${plotW}" height="${h}" fill="none" stroke="#999"/>`);
+    for (const d of drops) {
+      parts.push(`<line x1="${x(d.step).toFixed(1)}" y1="${top}" x2="${x(d.step).toFixed(1)}" y2="${top + h}" stroke="#9a6fb0" stroke-dasharray="4 3"/>`);
+      if (i === 0) parts.push(`<text x="${(x(d.step) - 3).toFixed(1)}" y="${top - 4}" font-size="10" text-anchor="end" fill="#9a6fb0">LR ×${Number(d.factor.toPrecision(2))}</text>`);
+    }
     const line = (pts: [number, number][]) => pts.filter(([, v]) => Number.isFinite(v)).map(([s, v]) => `${x(s).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
     if (steps.length > 0) parts.push(`<polyline points="${line(steps.map((s) => [s.step, s.losses[c]!]))}" fill="none" stroke="#8fb3e0" stroke-width="1"/>`);
     if (epochs.length > 0) {
@@ -86,7 +105,7 @@ export function learningCurveSvg(steps: readonly CurveStep[], epochs: readonly C
     const s = Math.round((k / 4) * maxStep);
     parts.push(`<text x="${x(s).toFixed(1)}" y="${axisY}" font-size="11" text-anchor="middle" fill="#666">${s}</text>`);
   }
-  parts.push(`<text x="${width - RIGHT}" y="${height - 8}" font-size="11" text-anchor="end" fill="#444">x: step · thin: per step · thick: epoch mean · orange: validation total</text>`);
+  parts.push(`<text x="${width - RIGHT}" y="${height - 8}" font-size="11" text-anchor="end" fill="#444">x: step · thin: per step · thick: epoch mean · orange: validation total${drops.length > 0 ? ' · dashed: LR drop' : ''}</text>`);
   parts.push('</svg>');
   return { svg: parts.join('\n'), width, height };
 }
