@@ -158,8 +158,8 @@ test('--time-budget brings the LR drops forward to fit it; the checkpoint keeps 
   // Each announced drop: the step it names ran at the dropped rate, planned for epoch 700 or 900. (Where it
   // lands is not checked against the announced estimate: a drop placed at the next step by one step's
   // estimate takes effect there whatever the next estimate says.)
-  const drops = [...r.stderr.matchAll(/step (\d+): LR down to (\S+), planned for step (\d+): about (\d+) steps fit/g)]
-    .map((m) => ({ step: Number(m[1]), lr: Number(m[2]), planned: Number(m[3]), expected: Number(m[4]) }));
+  const drops = [...r.stderr.matchAll(/step (\d+): LR down to (\S+), planned for step (\d+): about \d+ steps fit/g)]
+    .map((m) => ({ step: Number(m[1]), lr: Number(m[2]), planned: Number(m[3]) }));
   assert.ok(drops.length >= 1, `the first drop (at ~70% of ${n} steps) comes inside the budget:\n${r.stderr}`);
   drops.forEach((d, i) => {
     assert.equal(d.planned, [2801, 3601][i]);

@@ -137,12 +137,12 @@ export class DetectionLoader {
   /** Example `index`: the cached image with a fresh copy of its target, or decoded (and cached while the budget allows). */
   private async sample(index: number): Promise<DetectionSample> {
     const hit = this.cache.get(index);
-    if (hit) return { id: hit.id, image: hit.image, target: copyTarget(hit.target) };
+    if (hit) return { ...hit, target: copyTarget(hit.target) };
     const s = await this.dataset.get(index);
     const bytes = s.image.data.byteLength;
     if (bytes <= this.cacheFree && !this.cache.has(index)) {
       this.cacheFree -= bytes;
-      this.cache.set(index, { id: s.id, image: s.image, target: copyTarget(s.target) });
+      this.cache.set(index, { ...s, target: copyTarget(s.target) });
     }
     return s;
   }

@@ -205,7 +205,8 @@ function optimizerConfig(o: TrainDetectorOptions, stepsPerEpoch: number): { opti
   const lrSteps = p.lrSteps ?? defaultLrSteps(o.epochs);
   const warmupIters = p.warmupIters ?? Math.min(1000, stepsPerEpoch - 1);
   const follow = o.timeBudgetMinutes !== undefined && (p.budgetLrSteps ?? true) && lrSteps.length > 0;
-  const budgetLr = follow ? { ...budgetLrPlan(lrSteps, o.epochs, stepsPerEpoch), milestones: lrSteps.map((e) => e * stepsPerEpoch), warmupIters } : null;
+  const plan = follow ? budgetLrPlan(lrSteps, o.epochs, stepsPerEpoch) : undefined;
+  const budgetLr = plan ? { ...plan, milestones: plan.planned, warmupIters } : null;
   const schedule = budgetLr
     ? detectionScheduleInSteps({ milestoneSteps: budgetLr.milestones, warmupIters })
     : torchvisionDetectionSchedule({ itersPerEpoch: stepsPerEpoch, lrSteps, warmupIters });

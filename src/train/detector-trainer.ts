@@ -296,11 +296,6 @@ export class DetectorTrainer {
     return this.model;
   }
 
-  /** Optimizer settings as they stand (a time budget may have moved the LR drops); checkpoints store these. */
-  get optimizerConfig(): OptimizerConfig {
-    return this.optimizer.config;
-  }
-
   /** Replace the LR schedule from the next step on (validated; later checkpoints store it). */
   setSchedule(schedule: ScheduleConfig): void {
     this.optimizer.setSchedule(schedule);
