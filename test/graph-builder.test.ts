@@ -144,3 +144,21 @@ test('loadModel rejects opsets whose ops mean something else at opset 17; readIn
     assert.deepEqual(Array.from(readInitializers(bytes).get('b')!.data as Float32Array), [1, 2]);
   }
 });
+
+test('renameValue renames an intermediate in its producer and consumers; the old name stops resolving', async () => {
+  const g = new GraphBuilder('rename');
+  const x = g.input('x', 'float32', [2]);
+  const y = g.op('Relu', [x]);
+  const z = g.op('Neg', [y]);
+  g.output(g.renameValue(y, 'features'));
+  g.output(z, 'negated');
+  assert.equal(g.nodes.filter((n) => n.opType === 'Identity').length, 1, 'only the output under another name copies');
+  assert.deepEqual(g.nodes.find((n) => n.opType === 'Neg')!.inputs, ['features']);
+  assert.throws(() => g.value(y), /no value named 'Relu'/);
+  assert.throws(() => g.renameValue(x, 'images'), /only rename an intermediate value, not 'x'/);
+  assert.throws(() => g.renameValue('features', 'f2'), /only rename an intermediate value, not 'features'/);
+  assert.throws(() => g.renameValue(z, 'negated'), /already used/);
+  const out = await runGraph(g, { x: tensor(Float32Array.of(-1, 2), [2]) });
+  assert.deepEqual([...(out['features']!.data as Float32Array)], [0, 2]);
+  assert.deepEqual([...(out['negated']!.data as Float32Array)], [-0, -2]);
+});

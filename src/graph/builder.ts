@@ -235,6 +235,33 @@ export class GraphBuilder {
     return val;
   }
 
+  /**
+   * Give an intermediate value a new name in place (its producer's output and every consumer's
+   * input), for a graph output that would otherwise need an Identity: onnxruntime cannot drop an
+   * Identity that produces a graph output, so it copies the tensor on every run. The old name
+   * stops resolving, so a stale reference fails loudly.
+   */
+  renameValue(ref: ValueRef, to: string): Value {
+    const from = refName(ref);
+    const v = this.value(from);
+    const st = this.store;
+    const producer = st.nodes.find((n) => n.outputs.includes(from));
+    if (!producer || st.outputs.includes(from)) throw new Error(`graph ${st.name}: can only rename an intermediate value, not '${from}'`);
+    st.claim(to);
+    producer.outputs = producer.outputs.map((o) => (o === from ? to : o));
+    for (const n of st.nodes) if (n.inputs.includes(from)) n.inputs = n.inputs.map((i) => (i === from ? to : i));
+    const renamed: Value = { ...v, name: to };
+    st.values.delete(from);
+    st.values.set(to, renamed);
+    for (const m of [st.known, st.shapeContent] as Map<string, unknown>[]) {
+      if (m.has(from)) {
+        m.set(to, m.get(from));
+        m.delete(from);
+      }
+    }
+    return renamed;
+  }
+
   /** Append a node with a single output and return that output. */
   op(opType: string, inputs: (ValueRef | '')[], attrs: Record<string, AttrInput> = {}, opts: OpOptions = {}): Value {
     const outs = this.ops(opType, inputs, attrs, opts);

@@ -50,9 +50,10 @@ export function buildSegment1(config: FasterRcnnConfig, weights: WeightSource, i
   const exactDoubling = inputShape === undefined && config.transform.sizeDivisible % 32 === 0;
   const levels = fpn(ctx, backbone.scope('fpn'), stages, resnetStageChannels(config.arch.depth, config.arch.baseWidth), config.arch.fpnChannels, config.arch.norm === 'group-norm', exactDoubling);
   const head = rpnHead(ctx, g.scope('rpn').scope('head'), levels, config.arch.fpnChannels, anchorsPerPosition(config));
-  levels.forEach((v, i) => g.output(v, SEGMENT1_OUTPUTS.features[i]));
-  head.objectness.forEach((v, i) => g.output(v, SEGMENT1_OUTPUTS.objectness[i]));
-  head.deltas.forEach((v, i) => g.output(v, SEGMENT1_OUTPUTS.deltas[i]));
+  // Renamed rather than output through an Identity: P2 alone is 33 MB at 512² batch 2, copied on every run.
+  levels.forEach((v, i) => g.output(g.renameValue(v, SEGMENT1_OUTPUTS.features[i]!)));
+  head.objectness.forEach((v, i) => g.output(g.renameValue(v, SEGMENT1_OUTPUTS.objectness[i]!)));
+  head.deltas.forEach((v, i) => g.output(g.renameValue(v, SEGMENT1_OUTPUTS.deltas[i]!)));
   return g;
 }
 
