@@ -2,17 +2,21 @@
  * Seconds per Faster R-CNN training step (DetectorTrainer.trainStep: data, both segments,
  * targets, proposals, RoIAlign forward/backward, optimizer) on synthetic SIZE×SIZE images with 4
  * boxes, seeded random weights. Env: PRESET (light), SIZE (512), BATCH (2), STEPS (4, after one
- * untimed first step that builds segment 1's training model), THREADS (2), SPLIT (both: the
+ * untimed first step that builds segment 1's training model), THREADS (2), LR (0.01), SPLIT (both: the
  * training models that recompute the forward pass and the split forward/backward models,
- * interleaved step by step in one process; 0 or 1: one of them, e.g. for peak RSS).
+ * interleaved step by step in one process; 0 or 1: one of them, e.g. for peak RSS), FOLD (both:
+ * instead of SPLIT, two split trainers whose segment 1 has the FrozenBatchNorm2d folded into the
+ * convs or not, modelTuning.foldFrozenBatchNorm; frozen-bn presets).
  *
  *   node dist/scripts/bench-train-detector.js
  *   PRESET=resnet18-fpn-gn node dist/scripts/bench-train-detector.js
+ *   FOLD=both PRESET=resnet50-fpn node dist/scripts/bench-train-detector.js
  */
 import os from 'node:os';
 import { DetectionLoader } from '../src/data/loader.js';
 import type { DetectionDataset } from '../src/data/dataset.js';
 import { fasterRcnnConfig } from '../src/models/presets.js';
+import { modelTuning } from '../src/models/tuning.js';
 import { RandomWeights } from '../src/models/weights.js';
 import { DetectorTrainer } from '../src/train/detector-trainer.js';
 import { Rng } from '../src/util/rng.js';
@@ -44,16 +48,24 @@ function syntheticDataset(count: number): DetectionDataset {
   } as unknown as DetectionDataset;
 }
 
+interface Mode {
+  name: string;
+  splitBackward: boolean;
+  fold: boolean;
+}
 const split = process.env.SPLIT ?? 'both';
-const modes: boolean[] = split === 'both' ? [false, true] : [split === '1'];
+const modes: Mode[] =
+  process.env.FOLD === 'both'
+    ? [{ name: 'unfolded BN', splitBackward: true, fold: false }, { name: 'folded BN', splitBackward: true, fold: true }]
+    : (split === 'both' ? [false, true] : [split === '1']).map((s) => ({ name: s ? 'split' : 'recompute', splitBackward: s, fold: modelTuning.foldFrozenBatchNorm }));
 const config = fasterRcnnConfig(preset, { arch: { numClasses: 3 }, transform: { minSize: size, maxSize: size } });
-const name = (s: boolean) => (s ? 'split' : 'recompute');
+const name = (m: Mode) => m.name;
 const trainers: DetectorTrainer[] = [];
-for (const splitBackward of modes) {
+for (const mode of modes) {
   const t = performance.now();
   const loader = new DetectionLoader(syntheticDataset(Math.max(4, 2 * batch)), { batchSize: batch });
-  trainers.push(await DetectorTrainer.create({ config, weights: new RandomWeights(0), optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }, loader, threads: { intraOp: threads, optimizer: threads }, splitBackward }));
-  console.log(`${preset} ${size}x${size} batch ${batch}, ${threads} threads, ${name(splitBackward)}; create ${((performance.now() - t) / 1000).toFixed(1)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  trainers.push(await DetectorTrainer.create({ config, weights: new RandomWeights(0), optimizer: { kind: 'sgd', lr: Number(process.env.LR ?? 0.01), momentum: 0.9, weightDecay: 1e-4 }, loader, threads: { intraOp: threads, optimizer: threads }, splitBackward: mode.splitBackward }));
+  console.log(`${preset} ${size}x${size} batch ${batch}, ${threads} threads, ${name(mode)}; create ${((performance.now() - t) / 1000).toFixed(1)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 }
 const wall: number[][] = modes.map(() => []), cpu: number[][] = modes.map(() => []);
 for (let i = 0; i <= steps; i++) {
@@ -64,6 +76,8 @@ for (let i = 0; i <= steps; i++) {
   for (const m of order) {
     const t = performance.now();
     const c0 = process.cpuUsage();
+    // Segment 1's graphs are built at a trainer's first step, under its mode's switch.
+    modelTuning.foldFrozenBatchNorm = modes[m]!.fold;
     const r = await trainers[m]!.trainStep();
     const c = process.cpuUsage(c0);
     const w = (performance.now() - t) / 1000, u = (c.user + c.system) / 1e6;

@@ -1,12 +1,13 @@
 /**
  * buildSplitTrainingGraphs on a small segment with a loss, a chained output and a gradient input
- * (conv → GroupNorm → ReLU → MaxPool → linear → cross-entropy): the forward model gives the
- * training model's loss and outputs, the backward model its gradients, bit for bit.
+ * (conv → GroupNorm → ReLU → MaxPool → linear → cross-entropy, and the same with the conv's
+ * FrozenBatchNorm2d folded into its weight): the forward model gives the training model's loss
+ * and outputs, the backward model its gradients, bit for bit.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GraphBuilder } from '../src/graph/builder.js';
-import { conv2d, groupNorm, linear } from '../src/graph/blocks.js';
+import { conv2d, conv2dFrozenBatchNorm2d, groupNorm, linear } from '../src/graph/blocks.js';
 import { softmaxCrossEntropy } from '../src/graph/losses.js';
 import { createSession, runSession } from '../src/graph/ort.js';
 import { buildTrainingArtifacts, type TrainingSegment } from '../src/graph/artifacts.js';
@@ -19,22 +20,31 @@ function rand(dims: number[], seed: number, scale = 0.5): Tensor {
   return tensor(Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()), dims);
 }
 
-function segment(): TrainingSegment {
+type Norm = 'group-norm' | 'folded-frozen-bn';
+
+function segment(norm: Norm): TrainingSegment {
   const g = new GraphBuilder('net');
   const x = g.input('x', 'float32', [2, 2, 8, 8]);
   const labels = g.input('labels', 'int64', [2]);
-  const c = conv2d(g.scope('conv'), x, { weight: rand([4, 2, 3, 3], 1), padding: 1 });
-  const n = groupNorm(g.scope('gn'), c, 2, rand([4], 2, 1), rand([4], 3));
+  const weight = rand([4, 2, 3, 3], 1);
+  const n =
+    norm === 'group-norm'
+      ? groupNorm(g.scope('gn'), conv2d(g.scope('conv'), x, { weight, padding: 1 }), 2, rand([4], 2, 1), rand([4], 3))
+      : conv2dFrozenBatchNorm2d(g.scope('conv'), g.scope('gn'), x, { weight, padding: 1 }, {
+          weight: rand([4], 2, 1), bias: rand([4], 3), runningMean: rand([4], 8), runningVar: tensor(Float32Array.of(0.5, 1, 2, 4), [4]),
+        });
   const r = g.op('Relu', [n], {}, { outputs: ['features'] });
   const p = g.op('MaxPool', [r], { kernel_shape: [2, 2], strides: [2, 2] });
   const logits = linear(g.scope('fc'), g.op('Flatten', [p], { axis: 1 }), rand([3, 64], 4), rand([3], 5));
   g.output(logits, 'logits');
   const loss = softmaxCrossEntropy(g, logits, labels).name;
-  return { graph: g, trainable: ['conv.weight', 'gn.weight', 'gn.bias', 'fc.weight', 'fc.bias'], loss, outputs: ['logits'], chained: ['features'], gradInputs: ['x'] };
+  // The frozen batch norm's parameters are constants, as in a fine-tuned backbone.
+  const trainable = norm === 'group-norm' ? ['conv.weight', 'gn.weight', 'gn.bias', 'fc.weight', 'fc.bias'] : ['conv.weight', 'fc.weight', 'fc.bias'];
+  return { graph: g, trainable, loss, outputs: ['logits'], chained: ['features'], gradInputs: ['x'] };
 }
 
-test('split forward/backward models compute the training model\'s loss, outputs and gradients', async () => {
-  const seg = segment();
+for (const norm of ['group-norm', 'folded-frozen-bn'] as const) test(`split forward/backward models compute the training model's loss, outputs and gradients (${norm})`, async () => {
+  const seg = segment(norm);
   const training = buildTrainingArtifacts(seg).training;
   const split = buildSplitTrainingGraphs(seg);
   const params = Object.fromEntries(seg.trainable.map((p) => [p, seg.graph.initializers.get(p)!.tensor]));
@@ -45,7 +55,13 @@ test('split forward/backward models compute the training model\'s loss, outputs 
     ...params,
   };
 
-  assert.deepEqual([...split.forward.inputs].sort(), ['conv.weight', 'fc.bias', 'fc.weight', 'gn.bias', 'gn.weight', 'labels', 'x']);
+  assert.deepEqual([...split.forward.inputs].sort(), [...seg.trainable, 'labels', 'x'].sort());
+  // The folded weight (conv.weight · scale) is recomputed by the backward model from conv.weight, not saved.
+  if (norm === 'folded-frozen-bn') {
+    assert.ok(split.backward.inputs.includes('conv.weight'), 'the backward model reads conv.weight');
+    const folded = seg.graph.nodes.find((n) => n.opType === 'Conv')!.inputs[1]!;
+    assert.ok(!split.saved.includes(folded) && split.backward.has(folded), `${folded} is recomputed, not saved`);
+  }
   assert.deepEqual(split.forward.outputs.slice(0, 3), ['loss', 'logits', 'features']);
   for (const s of split.saved) {
     assert.ok(!split.forward.inputs.includes(s) && !seg.trainable.includes(s), `${s} is saved, not an input or parameter`);

@@ -20,10 +20,15 @@ export function conv2d(s: GraphBuilder, x: ValueRef, o: Conv2dOptions): Value {
   const w = s.param('weight', o.weight);
   const inputs: ValueRef[] = [x, w];
   if (o.bias) inputs.push(s.param('bias', o.bias));
+  return s.op('Conv', inputs, convAttributes(o), { name: 'Conv' });
+}
+
+/** ONNX Conv attributes of torch.nn.Conv2d's stride, padding, dilation and groups. */
+function convAttributes(o: Omit<Conv2dOptions, 'weight' | 'bias'>): Record<string, number | number[]> {
   const p = o.padding ?? 0;
   const st = o.stride ?? 1;
   const d = o.dilation ?? 1;
-  return s.op('Conv', inputs, { strides: [st, st], pads: [p, p, p, p], dilations: [d, d], group: o.groups ?? 1 }, { name: 'Conv' });
+  return { strides: [st, st], pads: [p, p, p, p], dilations: [d, d], group: o.groups ?? 1 };
 }
 
 /** torch.nn.Linear: `<scope>.weight` [out, in], `<scope>.bias` [out]; y = x Wᵀ + b (Gemm transB). */
@@ -53,6 +58,35 @@ export function frozenBatchNorm2d(
     s.param('running_var', p.runningVar),
   ];
   return s.op('BatchNormalization', inputs, { epsilon: eps }, { name: 'BatchNormalization' });
+}
+
+/**
+ * Conv2d (no bias) followed by FrozenBatchNorm2d, folded into one Conv: weight·scale and bias
+ * − running_mean·scale, scale = bn.weight / √(running_var + eps), FrozenBatchNorm2d's arithmetic
+ * moved from the activation onto the weight. The parameters keep their names under `convScope`
+ * (`weight`) and `bnScope` (`weight`, `bias`, `running_mean`, `running_var`). Why: when the conv
+ * weight is trained it is a graph input, so onnxruntime cannot fold the BatchNormalization
+ * itself; folded, the per-channel pass over the activation (and its gradient) disappears, and a
+ * following Relu fuses into the Conv. With constant weights onnxruntime folds the small
+ * products at session creation, as it fused Conv + BatchNormalization before.
+ */
+export function conv2dFrozenBatchNorm2d(
+  convScope: GraphBuilder,
+  bnScope: GraphBuilder,
+  x: ValueRef,
+  conv: Omit<Conv2dOptions, 'bias'>,
+  bn: { weight: Tensor; bias: Tensor; runningMean: Tensor; runningVar: Tensor },
+  eps = 1e-5,
+): Value {
+  const w = convScope.param('weight', conv.weight);
+  const gamma = bnScope.param('weight', bn.weight);
+  const beta = bnScope.param('bias', bn.bias);
+  const mean = bnScope.param('running_mean', bn.runningMean);
+  const variance = bnScope.param('running_var', bn.runningVar);
+  const scale = bnScope.op('Div', [gamma, bnScope.op('Sqrt', [bnScope.op('Add', [variance, bnScope.scalar(eps)])])]);
+  const folded = convScope.op('Mul', [w, convScope.op('Reshape', [scale, convScope.constant(int64s([-1, 1, 1, 1]), 'per_out_channel')])]);
+  const bias = bnScope.op('Sub', [beta, bnScope.op('Mul', [mean, scale])]);
+  return convScope.op('Conv', [x, folded, bias], convAttributes(conv), { name: 'Conv' });
 }
 
 /**

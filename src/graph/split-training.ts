@@ -69,7 +69,9 @@ export function buildSplitTrainingGraphs(seg: TrainingSegment): SplitTrainingGra
     }
   }
 
-  const replayed = replayViews(t, forwardNodes, saved, known);
+  const fromParameters = replayParameterValues(t, forwardNodes, saved, seg.trainable);
+  const views = replayViews(t, forwardNodes, saved, known, new Set(fromParameters.flatMap((n) => n.outputs)));
+  const replayed = t.nodes.slice(0, forwardNodes).filter((n) => fromParameters.includes(n) || views.includes(n));
   for (const n of replayed) for (const i of n.inputs) if (i !== '') need.add(i);
 
   const b = new GraphBuilder(`${t.name}_backward`);
@@ -109,11 +111,11 @@ const VIEW_OPS = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identit
  * result, half the bytes through JS. Removes them from `saved` (in place), adds the view ops'
  * known shape inputs to `known`, and returns the view nodes in forward order.
  */
-function replayViews(t: GraphBuilder, forwardNodes: number, saved: string[], known: Map<string, Tensor>): GraphBuilder['nodes'][number][] {
+function replayViews(t: GraphBuilder, forwardNodes: number, saved: string[], known: Map<string, Tensor>, recomputed: ReadonlySet<string>): GraphNode[] {
   const nodes = t.nodes.slice(0, forwardNodes);
   const producer = new Map(nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
-  const replayed = new Map<string, GraphBuilder['nodes'][number]>();
-  const available = (name: string) => saved.includes(name) || t.inputs.includes(name) || replayed.has(name);
+  const replayed = new Map<string, GraphNode>();
+  const available = (name: string) => saved.includes(name) || t.inputs.includes(name) || replayed.has(name) || recomputed.has(name);
   for (let changed = true; changed;) {
     changed = false;
     for (const v of saved) {
@@ -132,6 +134,35 @@ function replayViews(t: GraphBuilder, forwardNodes: number, saved: string[], kno
   }
   return nodes.filter((n) => replayed.has(n.outputs[0]!));
 }
+
+/**
+ * Saved values computed from parameters and constants alone, no data input (a conv weight with a
+ * frozen batch norm folded in: weight·scale), are recomputed by the backward model from the
+ * parameters it is fed anyway: a parameter-sized product instead of a parameter-sized copy out
+ * of the forward model and back in. Removes them from `saved` (in place) and returns the forward
+ * nodes that compute them, in forward order.
+ */
+function replayParameterValues(t: GraphBuilder, forwardNodes: number, saved: string[], trainable: readonly string[]): GraphNode[] {
+  const nodes = t.nodes.slice(0, forwardNodes);
+  const fromData = new Set(t.inputs.filter((i) => !trainable.includes(i)));
+  for (const n of nodes) if (n.inputs.some((i) => fromData.has(i))) for (const o of n.outputs) fromData.add(o);
+  const producer = new Map(nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  const replay = new Set<GraphNode>();
+  const visit = (v: string): void => {
+    const n = producer.get(v);
+    if (!n || replay.has(n)) return;
+    replay.add(n);
+    for (const i of n.inputs) if (i !== '') visit(i);
+  };
+  for (const v of [...saved]) {
+    if (fromData.has(v) || !producer.has(v)) continue;
+    saved.splice(saved.indexOf(v), 1);
+    visit(v);
+  }
+  return nodes.filter((n) => replay.has(n));
+}
+
+type GraphNode = GraphBuilder['nodes'][number];
 
 function declareInput(b: GraphBuilder, t: GraphBuilder, name: string): void {
   const v = t.value(name);

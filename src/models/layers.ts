@@ -4,9 +4,10 @@
  * Linear, all under torchvision's parameter names.
  */
 import type { GraphBuilder, ValueRef } from '../graph/builder.js';
-import { conv2d, frozenBatchNorm2d, groupNorm, linear } from '../graph/blocks.js';
-import type { Value } from '../graph/values.js';
+import { conv2d, conv2dFrozenBatchNorm2d, frozenBatchNorm2d, groupNorm, linear } from '../graph/blocks.js';
+import type { Tensor, Value } from '../graph/values.js';
 import type { NormKind } from './presets.js';
+import { modelTuning } from './tuning.js';
 import type { InitKind, WeightSource } from './weights.js';
 
 /** What every model builder carries: the parameter source and the normalisation choice. */
@@ -16,14 +17,49 @@ export interface BuildContext {
   groupNormGroups: number;
 }
 
+/** A square conv's shape, stride, padding, optional bias and weight initialisation. */
+export interface ConvSpec {
+  inChannels: number;
+  outChannels: number;
+  kernel: number;
+  stride?: number;
+  padding?: number;
+  bias?: boolean;
+  init: InitKind;
+}
+
+function convWeight(ctx: BuildContext, s: GraphBuilder, o: ConvSpec): Tensor {
+  return ctx.weights.get({ name: s.prefix + 'weight', dims: [o.outChannels, o.inChannels, o.kernel, o.kernel], init: o.init });
+}
+
 /** Conv2d `<scope>.weight` [out, in, k, k] (+ `<scope>.bias` when `bias`). */
-export function conv(
-  ctx: BuildContext, s: GraphBuilder, x: ValueRef,
-  o: { inChannels: number; outChannels: number; kernel: number; stride?: number; padding?: number; bias?: boolean; init: InitKind },
-): Value {
-  const weight = ctx.weights.get({ name: s.prefix + 'weight', dims: [o.outChannels, o.inChannels, o.kernel, o.kernel], init: o.init });
+export function conv(ctx: BuildContext, s: GraphBuilder, x: ValueRef, o: ConvSpec): Value {
+  const weight = convWeight(ctx, s, o);
   const bias = o.bias ? ctx.weights.get({ name: s.prefix + 'bias', dims: [o.outChannels], init: 'zeros' }) : undefined;
   return conv2d(s, x, { weight, bias, stride: o.stride, padding: o.padding });
+}
+
+/**
+ * A bias-free conv under `s.scope(convName)` and the configured normalisation under
+ * `s.scope(normName)` (torchvision's conv1/bn1, downsample.0/downsample.1). A FrozenBatchNorm2d
+ * is folded into the conv (modelTuning.foldFrozenBatchNorm); the parameters and their names are
+ * the same either way.
+ */
+export function convThenNorm(ctx: BuildContext, s: GraphBuilder, convName: string | number, normName: string | number, x: ValueRef, o: Omit<ConvSpec, 'bias'>, zeroInit = false): Value {
+  const cs = s.scope(convName);
+  const ns = s.scope(normName);
+  if (ctx.norm !== 'frozen-bn' || !modelTuning.foldFrozenBatchNorm) return norm(ctx, ns, conv(ctx, cs, x, o), o.outChannels, zeroInit);
+  const weight = convWeight(ctx, cs, o);
+  return conv2dFrozenBatchNorm2d(cs, ns, x, { weight, stride: o.stride, padding: o.padding }, frozenBatchNormParams(ctx, ns, o.outChannels, zeroInit));
+}
+
+function frozenBatchNormParams(ctx: BuildContext, s: GraphBuilder, channels: number, zeroInit: boolean): { weight: Tensor; bias: Tensor; runningMean: Tensor; runningVar: Tensor } {
+  return {
+    weight: ctx.weights.get({ name: s.prefix + 'weight', dims: [channels], init: zeroInit ? 'zeros' : 'ones' }),
+    bias: ctx.weights.get({ name: s.prefix + 'bias', dims: [channels], init: 'zeros' }),
+    runningMean: ctx.weights.get({ name: s.prefix + 'running_mean', dims: [channels], init: 'zeros' }),
+    runningVar: ctx.weights.get({ name: s.prefix + 'running_var', dims: [channels], init: 'ones' }),
+  };
 }
 
 /**
@@ -31,12 +67,10 @@ export function conv(
  * running_mean, running_var) or GroupNorm(groups, channels) (eps 1e-5, weight, bias).
  */
 export function norm(ctx: BuildContext, s: GraphBuilder, x: ValueRef, channels: number, zeroInit = false): Value {
+  if (ctx.norm === 'frozen-bn') return frozenBatchNorm2d(s, x, frozenBatchNormParams(ctx, s, channels, zeroInit));
   const w = ctx.weights.get({ name: s.prefix + 'weight', dims: [channels], init: zeroInit ? 'zeros' : 'ones' });
   const b = ctx.weights.get({ name: s.prefix + 'bias', dims: [channels], init: 'zeros' });
-  if (ctx.norm === 'group-norm') return groupNorm(s, x, ctx.groupNormGroups, w, b);
-  const runningMean = ctx.weights.get({ name: s.prefix + 'running_mean', dims: [channels], init: 'zeros' });
-  const runningVar = ctx.weights.get({ name: s.prefix + 'running_var', dims: [channels], init: 'ones' });
-  return frozenBatchNorm2d(s, x, { weight: w, bias: b, runningMean, runningVar });
+  return groupNorm(s, x, ctx.groupNormGroups, w, b);
 }
 
 /** nn.Linear `<scope>.weight` [out, in], `<scope>.bias` [out] with nn.Linear's default init (or `init`). */

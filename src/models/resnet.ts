@@ -7,7 +7,7 @@
  */
 import type { GraphBuilder, ValueRef } from '../graph/builder.js';
 import type { Value } from '../graph/values.js';
-import { type BuildContext, conv, norm, relu } from './layers.js';
+import { type BuildContext, convThenNorm, relu } from './layers.js';
 import type { ResNetDepth } from './presets.js';
 
 /** Blocks per stage and block kind of each depth (torchvision's resnet18/34/50). */
@@ -29,31 +29,24 @@ export function resnetStageChannels(depth: ResNetDepth, baseWidth = TORCHVISION_
 const KAIMING = 'kaiming-normal-fan-out' as const;
 
 function basicBlock(ctx: BuildContext, s: GraphBuilder, x: ValueRef, inC: number, planes: number, stride: number): Value {
-  let out = conv(ctx, s.scope('conv1'), x, { inChannels: inC, outChannels: planes, kernel: 3, stride, padding: 1, init: KAIMING });
-  out = relu(s, norm(ctx, s.scope('bn1'), out, planes));
-  out = conv(ctx, s.scope('conv2'), out, { inChannels: planes, outChannels: planes, kernel: 3, padding: 1, init: KAIMING });
-  out = norm(ctx, s.scope('bn2'), out, planes);
+  let out = relu(s, convThenNorm(ctx, s, 'conv1', 'bn1', x, { inChannels: inC, outChannels: planes, kernel: 3, stride, padding: 1, init: KAIMING }));
+  out = convThenNorm(ctx, s, 'conv2', 'bn2', out, { inChannels: planes, outChannels: planes, kernel: 3, padding: 1, init: KAIMING });
   const identity = stride !== 1 || inC !== planes ? downsample(ctx, s, x, inC, planes, stride) : s.value(x);
   return relu(s, s.op('Add', [out, identity]));
 }
 
 function bottleneck(ctx: BuildContext, s: GraphBuilder, x: ValueRef, inC: number, planes: number, stride: number): Value {
   const outC = planes * 4;
-  let out = conv(ctx, s.scope('conv1'), x, { inChannels: inC, outChannels: planes, kernel: 1, init: KAIMING });
-  out = relu(s, norm(ctx, s.scope('bn1'), out, planes));
-  out = conv(ctx, s.scope('conv2'), out, { inChannels: planes, outChannels: planes, kernel: 3, stride, padding: 1, init: KAIMING });
-  out = relu(s, norm(ctx, s.scope('bn2'), out, planes));
-  out = conv(ctx, s.scope('conv3'), out, { inChannels: planes, outChannels: outC, kernel: 1, init: KAIMING });
-  out = norm(ctx, s.scope('bn3'), out, outC);
+  let out = relu(s, convThenNorm(ctx, s, 'conv1', 'bn1', x, { inChannels: inC, outChannels: planes, kernel: 1, init: KAIMING }));
+  out = relu(s, convThenNorm(ctx, s, 'conv2', 'bn2', out, { inChannels: planes, outChannels: planes, kernel: 3, stride, padding: 1, init: KAIMING }));
+  out = convThenNorm(ctx, s, 'conv3', 'bn3', out, { inChannels: planes, outChannels: outC, kernel: 1, init: KAIMING });
   const identity = stride !== 1 || inC !== outC ? downsample(ctx, s, x, inC, outC, stride) : s.value(x);
   return relu(s, s.op('Add', [out, identity]));
 }
 
 /** `downsample.0` (1×1 conv, stride) + `downsample.1` (norm), torchvision's projection shortcut. */
 function downsample(ctx: BuildContext, s: GraphBuilder, x: ValueRef, inC: number, outC: number, stride: number): Value {
-  const d = s.scope('downsample');
-  const y = conv(ctx, d.scope(0), x, { inChannels: inC, outChannels: outC, kernel: 1, stride, init: KAIMING });
-  return norm(ctx, d.scope(1), y, outC);
+  return convThenNorm(ctx, s.scope('downsample'), 0, 1, x, { inChannels: inC, outChannels: outC, kernel: 1, stride, init: KAIMING });
 }
 
 /**
@@ -64,8 +57,7 @@ function downsample(ctx: BuildContext, s: GraphBuilder, x: ValueRef, inC: number
  */
 export function resnetBody(ctx: BuildContext, s: GraphBuilder, images: ValueRef, depth: ResNetDepth, baseWidth = TORCHVISION_BASE_WIDTH): Value[] {
   const layout = RESNET_LAYOUTS[depth];
-  let x = conv(ctx, s.scope('conv1'), images, { inChannels: 3, outChannels: baseWidth, kernel: 7, stride: 2, padding: 3, init: KAIMING });
-  x = relu(s, norm(ctx, s.scope('bn1'), x, baseWidth));
+  let x = relu(s, convThenNorm(ctx, s, 'conv1', 'bn1', images, { inChannels: 3, outChannels: baseWidth, kernel: 7, stride: 2, padding: 3, init: KAIMING }));
   x = s.op('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
   const expansion = layout.block === 'bottleneck' ? 4 : 1;
   let inC = baseWidth;
