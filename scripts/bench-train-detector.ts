@@ -63,6 +63,7 @@ const name = (m: Mode) => m.name;
 const trainers: DetectorTrainer[] = [];
 for (const mode of modes) {
   const t = performance.now();
+  modelTuning.foldFrozenBatchNorm = mode.fold;
   const loader = new DetectionLoader(syntheticDataset(Math.max(4, 2 * batch)), { batchSize: batch });
   trainers.push(await DetectorTrainer.create({ config, weights: new RandomWeights(0), optimizer: { kind: 'sgd', lr: Number(process.env.LR ?? 0.01), momentum: 0.9, weightDecay: 1e-4 }, loader, threads: { intraOp: threads, optimizer: threads }, splitBackward: mode.splitBackward }));
   console.log(`${preset} ${size}x${size} batch ${batch}, ${threads} threads, ${name(mode)}; create ${((performance.now() - t) / 1000).toFixed(1)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
@@ -76,7 +77,7 @@ for (let i = 0; i <= steps; i++) {
   for (const m of order) {
     const t = performance.now();
     const c0 = process.cpuUsage();
-    // Segment 1's graphs are built at a trainer's first step, under its mode's switch.
+    // The training graphs of segment 1 are built at a trainer's first step, under its mode's switch.
     modelTuning.foldFrozenBatchNorm = modes[m]!.fold;
     const r = await trainers[m]!.trainStep();
     const c = process.cpuUsage(c0);

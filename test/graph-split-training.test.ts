@@ -60,7 +60,8 @@ for (const norm of ['group-norm', 'folded-frozen-bn'] as const) test(`split forw
   if (norm === 'folded-frozen-bn') {
     assert.ok(split.backward.inputs.includes('conv.weight'), 'the backward model reads conv.weight');
     const folded = seg.graph.nodes.find((n) => n.opType === 'Conv')!.inputs[1]!;
-    assert.ok(!split.saved.includes(folded) && split.backward.has(folded), `${folded} is recomputed, not saved`);
+    const scale = seg.graph.nodes.find((n) => n.outputs.includes(folded))!.inputs[1]!;
+    for (const v of [folded, scale]) assert.ok(!split.saved.includes(v) && split.backward.has(v), `${v} is recomputed, not saved`);
   }
   assert.deepEqual(split.forward.outputs.slice(0, 3), ['loss', 'logits', 'features']);
   for (const s of split.saved) {

@@ -4,8 +4,9 @@
  *
  * - forward: data inputs + trainable parameters → `loss` (if any), the forward outputs, and every
  *   forward value the gradient nodes read (the saved activations);
- * - backward: the saved values, the parameters and data inputs the gradient nodes read, and the
- *   `grad.<chained>` seeds → `grad.<param>`, `grad.<input>`.
+ * - backward: the saved values, the parameters and data inputs the gradient nodes read (or that
+ *   it needs to recompute a parameter-only value), and the `grad.<chained>` seeds → `grad.<param>`,
+ *   `grad.<input>`.
  *
  * A chained step then runs the expensive forward once: the forward model's outputs feed the
  * native work that makes the seeds, and its saved values feed the backward model, instead of the
@@ -69,7 +70,7 @@ export function buildSplitTrainingGraphs(seg: TrainingSegment): SplitTrainingGra
     }
   }
 
-  const fromParameters = replayParameterValues(t, forwardNodes, saved, seg.trainable);
+  const fromParameters = replayParameterValues(t, forwardNodes, saved, seg.trainable, known);
   const views = replayViews(t, forwardNodes, saved, known, new Set(fromParameters.flatMap((n) => n.outputs)));
   const replayed = t.nodes.slice(0, forwardNodes).filter((n) => fromParameters.includes(n) || views.includes(n));
   for (const n of replayed) for (const i of n.inputs) if (i !== '') need.add(i);
@@ -140,9 +141,10 @@ function replayViews(t: GraphBuilder, forwardNodes: number, saved: string[], kno
  * frozen batch norm folded in: weight·scale), are recomputed by the backward model from the
  * parameters it is fed anyway: a parameter-sized product instead of a parameter-sized copy out
  * of the forward model and back in. Removes them from `saved` (in place) and returns the forward
- * nodes that compute them, in forward order.
+ * nodes that compute them, in forward order; an ancestor whose content is known while building
+ * becomes a constant (`known`) instead, as in the gradient nodes, so that no name is made twice.
  */
-function replayParameterValues(t: GraphBuilder, forwardNodes: number, saved: string[], trainable: readonly string[]): GraphNode[] {
+function replayParameterValues(t: GraphBuilder, forwardNodes: number, saved: string[], trainable: readonly string[], known: Map<string, Tensor>): GraphNode[] {
   const nodes = t.nodes.slice(0, forwardNodes);
   const fromData = new Set(t.inputs.filter((i) => !trainable.includes(i)));
   for (const n of nodes) if (n.inputs.some((i) => fromData.has(i))) for (const o of n.outputs) fromData.add(o);
@@ -151,6 +153,11 @@ function replayParameterValues(t: GraphBuilder, forwardNodes: number, saved: str
   const visit = (v: string): void => {
     const n = producer.get(v);
     if (!n || replay.has(n)) return;
+    const c = t.constantValue(v);
+    if (c) {
+      known.set(v, c);
+      return;
+    }
     replay.add(n);
     for (const i of n.inputs) if (i !== '') visit(i);
   };
