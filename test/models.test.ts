@@ -17,6 +17,10 @@ import type { Tensor } from '../src/graph/values.js';
 import { Detector } from '../src/infer/detector.js';
 import { storedModelConfig } from '../src/infer/predict-model.js';
 import { CHECKPOINT_FORMAT } from '../src/train/checkpoint.js';
+import { runGraph } from '../src/graph/ort.js';
+import { tensor } from '../src/graph/values.js';
+import { modelTuning } from '../src/models/tuning.js';
+import { Rng } from '../src/util/rng.js';
 
 /** Records every request and hands out a shared zero buffer view of the right size (no big allocations per call). */
 class RecordingWeights implements WeightSource {
@@ -52,6 +56,48 @@ for (const [preset, file, numClasses] of CASES) {
     assert.equal(s1.paramNames.length + s2.paramNames.length, theirs.length);
   });
 }
+
+/** RandomWeights with non-trivial frozen batch norm (scale, shift, statistics), as a pretrained backbone has. */
+class BatchNormStatistics implements WeightSource {
+  private readonly rng = new Rng(11);
+  private readonly base = new RandomWeights(5);
+  get(req: ParamRequest): Tensor {
+    const bn = /(\.bn\d|downsample\.1)\.(weight|bias|running_mean|running_var)$/.exec(req.name);
+    if (!bn) return this.base.get(req);
+    const n = req.dims[0]!;
+    const draw = bn[2] === 'running_var' ? () => 0.25 + 2 * this.rng.next() : bn[2] === 'weight' ? () => 0.5 + this.rng.next() : () => 0.5 * this.rng.normal();
+    return tensor(Float32Array.from({ length: n }, draw), [n]);
+  }
+}
+
+test('frozen batch norm folded into the convs computes what Conv + BatchNormalization does, under the same parameters', async () => {
+  const config = fasterRcnnConfig('resnet18-fpn', { arch: { numClasses: 3 } });
+  const rng = new Rng(3);
+  const images = tensor(Float32Array.from({ length: 3 * 64 * 64 }, () => rng.normal()), [1, 3, 64, 64]);
+  const build = (fold: boolean) => {
+    const saved = modelTuning.foldFrozenBatchNorm;
+    modelTuning.foldFrozenBatchNorm = fold;
+    try {
+      return buildSegment1(config, new BatchNormStatistics());
+    } finally {
+      modelTuning.foldFrozenBatchNorm = saved;
+    }
+  };
+  const [unfolded, folded] = [build(false), build(true)];
+  assert.deepEqual(folded.paramNames, unfolded.paramNames);
+  assert.equal(folded.nodes.filter((n) => n.opType === 'BatchNormalization').length, 0);
+  assert.equal(unfolded.nodes.filter((n) => n.opType === 'BatchNormalization').length, 20);
+  const [a, b] = await Promise.all([runGraph(unfolded, { images }), runGraph(folded, { images })]);
+  for (const name of unfolded.outputs) {
+    const x = a[name]!.data as Float32Array, y = b[name]!.data as Float32Array;
+    let err = 0, scale = 0;
+    for (let i = 0; i < x.length; i++) {
+      err = Math.max(err, Math.abs(x[i]! - y[i]!));
+      scale = Math.max(scale, Math.abs(x[i]!));
+    }
+    assert.ok(err <= 1e-5 * scale, `${name}: max |Δ| ${err} against max |x| ${scale}`);
+  }
+});
 
 test('trainableParameters follows torchvision trainable_backbone_layers=3 for resnet50-fpn', () => {
   const config = fasterRcnnConfig('resnet50-fpn');
