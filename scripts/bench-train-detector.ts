@@ -59,14 +59,13 @@ const modes: Mode[] =
     ? [{ name: 'unfolded BN', splitBackward: true, fold: false }, { name: 'folded BN', splitBackward: true, fold: true }]
     : (split === 'both' ? [false, true] : [split === '1']).map((s) => ({ name: s ? 'split' : 'recompute', splitBackward: s, fold: modelTuning.foldFrozenBatchNorm }));
 const config = fasterRcnnConfig(preset, { arch: { numClasses: 3 }, transform: { minSize: size, maxSize: size } });
-const name = (m: Mode) => m.name;
 const trainers: DetectorTrainer[] = [];
 for (const mode of modes) {
   const t = performance.now();
   modelTuning.foldFrozenBatchNorm = mode.fold;
   const loader = new DetectionLoader(syntheticDataset(Math.max(4, 2 * batch)), { batchSize: batch });
   trainers.push(await DetectorTrainer.create({ config, weights: new RandomWeights(0), optimizer: { kind: 'sgd', lr: Number(process.env.LR ?? 0.01), momentum: 0.9, weightDecay: 1e-4 }, loader, threads: { intraOp: threads, optimizer: threads }, splitBackward: mode.splitBackward }));
-  console.log(`${preset} ${size}x${size} batch ${batch}, ${threads} threads, ${name(mode)}; create ${((performance.now() - t) / 1000).toFixed(1)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`${preset} ${size}x${size} batch ${batch}, ${threads} threads, ${mode.name}; create ${((performance.now() - t) / 1000).toFixed(1)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 }
 const wall: number[][] = modes.map(() => []), cpu: number[][] = modes.map(() => []);
 for (let i = 0; i <= steps; i++) {
@@ -83,11 +82,11 @@ for (let i = 0; i <= steps; i++) {
     const c = process.cpuUsage(c0);
     const w = (performance.now() - t) / 1000, u = (c.user + c.system) / 1e6;
     const stages = Object.entries(r.timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`).join(', ');
-    console.log(`step ${i}${i === 0 ? ' (builds segment 1)' : ''} ${name(modes[m]!)}: ${w.toFixed(2)} s wall, ${u.toFixed(2)} s CPU; loss ${r.losses.total.toFixed(6)}; ${stages}`);
+    console.log(`step ${i}${i === 0 ? ' (builds segment 1)' : ''} ${modes[m]!.name}: ${w.toFixed(2)} s wall, ${u.toFixed(2)} s CPU; loss ${r.losses.total.toFixed(6)}; ${stages}`);
     if (i > 0) { wall[m]!.push(w); cpu[m]!.push(u); }
     totals[m] = r.losses.total;
   }
   if (modes.length === 2 && totals[0] !== totals[1]) console.log(`  losses differ: ${totals[0]} vs ${totals[1]}`);
 }
-modes.forEach((s, m) => console.log(`${name(s)}: median of ${steps}: ${median(wall[m]!).toFixed(2)} s wall, ${median(cpu[m]!).toFixed(2)} s CPU per step; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`));
+modes.forEach((s, m) => console.log(`${s.name}: median of ${steps}: ${median(wall[m]!).toFixed(2)} s wall, ${median(cpu[m]!).toFixed(2)} s CPU per step; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`));
 for (const t of trainers) await t.release();

@@ -44,20 +44,21 @@ export function linear(s: GraphBuilder, x: ValueRef, weight: Tensor, bias?: Tens
  * `<scope>.weight`, `.bias`, `.running_mean`, `.running_var`, as one BatchNormalization node in
  * inference mode.
  */
-export function frozenBatchNorm2d(
-  s: GraphBuilder,
-  x: ValueRef,
-  p: { weight: Tensor; bias: Tensor; runningMean: Tensor; runningVar: Tensor },
-  eps = 1e-5,
-): Value {
-  const inputs = [
-    x,
-    s.param('weight', p.weight),
-    s.param('bias', p.bias),
-    s.param('running_mean', p.runningMean),
-    s.param('running_var', p.runningVar),
-  ];
-  return s.op('BatchNormalization', inputs, { epsilon: eps }, { name: 'BatchNormalization' });
+export function frozenBatchNorm2d(s: GraphBuilder, x: ValueRef, p: FrozenBatchNormParams, eps = 1e-5): Value {
+  return s.op('BatchNormalization', [x, ...frozenBatchNormValues(s, p)], { epsilon: eps }, { name: 'BatchNormalization' });
+}
+
+/** FrozenBatchNorm2d's tensors: `weight`, `bias`, `running_mean`, `running_var` [C]. */
+export interface FrozenBatchNormParams {
+  weight: Tensor;
+  bias: Tensor;
+  runningMean: Tensor;
+  runningVar: Tensor;
+}
+
+/** The four parameters under torchvision's names in `s`, in BatchNormalization's input order. */
+function frozenBatchNormValues(s: GraphBuilder, p: FrozenBatchNormParams): [Value, Value, Value, Value] {
+  return [s.param('weight', p.weight), s.param('bias', p.bias), s.param('running_mean', p.runningMean), s.param('running_var', p.runningVar)];
 }
 
 /**
@@ -75,14 +76,11 @@ export function conv2dFrozenBatchNorm2d(
   bnScope: GraphBuilder,
   x: ValueRef,
   conv: Omit<Conv2dOptions, 'bias'>,
-  bn: { weight: Tensor; bias: Tensor; runningMean: Tensor; runningVar: Tensor },
+  bn: FrozenBatchNormParams,
   eps = 1e-5,
 ): Value {
   const w = convScope.param('weight', conv.weight);
-  const gamma = bnScope.param('weight', bn.weight);
-  const beta = bnScope.param('bias', bn.bias);
-  const mean = bnScope.param('running_mean', bn.runningMean);
-  const variance = bnScope.param('running_var', bn.runningVar);
+  const [gamma, beta, mean, variance] = frozenBatchNormValues(bnScope, bn);
   const scale = bnScope.op('Div', [gamma, bnScope.op('Sqrt', [bnScope.op('Add', [variance, bnScope.scalar(eps)])])]);
   const folded = convScope.op('Mul', [w, convScope.op('Reshape', [scale, convScope.constant(int64s([-1, 1, 1, 1]), 'per_out_channel')])]);
   const bias = bnScope.op('Sub', [beta, bnScope.op('Mul', [mean, scale])]);

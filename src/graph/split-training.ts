@@ -72,7 +72,8 @@ export function buildSplitTrainingGraphs(seg: TrainingSegment): SplitTrainingGra
 
   const fromParameters = replayParameterValues(t, forwardNodes, saved, seg.trainable, known);
   const views = replayViews(t, forwardNodes, saved, known, new Set(fromParameters.flatMap((n) => n.outputs)));
-  const replayed = t.nodes.slice(0, forwardNodes).filter((n) => fromParameters.includes(n) || views.includes(n));
+  const recompute = new Set([...fromParameters, ...views]);
+  const replayed = t.nodes.slice(0, forwardNodes).filter((n) => recompute.has(n));
   for (const n of replayed) for (const i of n.inputs) if (i !== '') need.add(i);
 
   const b = new GraphBuilder(`${t.name}_backward`);

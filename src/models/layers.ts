@@ -4,7 +4,7 @@
  * Linear, all under torchvision's parameter names.
  */
 import type { GraphBuilder, ValueRef } from '../graph/builder.js';
-import { conv2d, conv2dFrozenBatchNorm2d, frozenBatchNorm2d, groupNorm, linear } from '../graph/blocks.js';
+import { type FrozenBatchNormParams, conv2d, conv2dFrozenBatchNorm2d, frozenBatchNorm2d, groupNorm, linear } from '../graph/blocks.js';
 import type { Tensor, Value } from '../graph/values.js';
 import type { NormKind } from './presets.js';
 import { modelTuning } from './tuning.js';
@@ -53,7 +53,7 @@ export function convThenNorm(ctx: BuildContext, s: GraphBuilder, convName: strin
   return conv2dFrozenBatchNorm2d(cs, ns, x, { weight, stride: o.stride, padding: o.padding }, frozenBatchNormParams(ctx, ns, o.outChannels, zeroInit));
 }
 
-function frozenBatchNormParams(ctx: BuildContext, s: GraphBuilder, channels: number, zeroInit: boolean): { weight: Tensor; bias: Tensor; runningMean: Tensor; runningVar: Tensor } {
+function frozenBatchNormParams(ctx: BuildContext, s: GraphBuilder, channels: number, zeroInit: boolean): FrozenBatchNormParams {
   return {
     weight: ctx.weights.get({ name: s.prefix + 'weight', dims: [channels], init: zeroInit ? 'zeros' : 'ones' }),
     bias: ctx.weights.get({ name: s.prefix + 'bias', dims: [channels], init: 'zeros' }),
