@@ -6,11 +6,14 @@
  * training models that recompute the forward pass and the split forward/backward models,
  * interleaved step by step in one process; 0 or 1: one of them, e.g. for peak RSS), FOLD (both:
  * instead of SPLIT, two split trainers whose segment 1 has the FrozenBatchNorm2d folded into the
- * convs or not, modelTuning.foldFrozenBatchNorm; frozen-bn presets).
+ * convs or not, modelTuning.foldFrozenBatchNorm; frozen-bn presets), SCRATCH (both: instead of SPLIT,
+ * two split trainers whose forward runs write into reused output buffers or not,
+ * outputScratchTuning.enabled; the step also prints page faults and system CPU time).
  *
  *   node dist/scripts/bench-train-detector.js
  *   PRESET=resnet18-fpn-gn node dist/scripts/bench-train-detector.js
  *   FOLD=both PRESET=resnet50-fpn node dist/scripts/bench-train-detector.js
+ *   SCRATCH=both PRESET=resnet18-fpn-gn node dist/scripts/bench-train-detector.js
  */
 import os from 'node:os';
 import { DetectionLoader } from '../src/data/loader.js';
@@ -19,6 +22,7 @@ import { fasterRcnnConfig } from '../src/models/presets.js';
 import { modelTuning } from '../src/models/tuning.js';
 import { RandomWeights } from '../src/models/weights.js';
 import { DetectorTrainer } from '../src/train/detector-trainer.js';
+import { outputScratchTuning } from '../src/train/output-scratch.js';
 import { Rng } from '../src/util/rng.js';
 import { median } from './bench-util.js';
 
@@ -52,12 +56,16 @@ interface Mode {
   name: string;
   splitBackward: boolean;
   fold: boolean;
+  scratch: boolean;
 }
 const split = process.env.SPLIT ?? 'both';
+const defaults = { splitBackward: true, fold: modelTuning.foldFrozenBatchNorm, scratch: outputScratchTuning.enabled };
 const modes: Mode[] =
   process.env.FOLD === 'both'
-    ? [{ name: 'unfolded BN', splitBackward: true, fold: false }, { name: 'folded BN', splitBackward: true, fold: true }]
-    : (split === 'both' ? [false, true] : [split === '1']).map((s) => ({ name: s ? 'split' : 'recompute', splitBackward: s, fold: modelTuning.foldFrozenBatchNorm }));
+    ? [{ ...defaults, name: 'unfolded BN', fold: false }, { ...defaults, name: 'folded BN', fold: true }]
+    : process.env.SCRATCH === 'both'
+      ? [{ ...defaults, name: 'fresh outputs', scratch: false }, { ...defaults, name: 'output scratch', scratch: true }]
+      : (split === 'both' ? [false, true] : [split === '1']).map((s) => ({ ...defaults, name: s ? 'split' : 'recompute', splitBackward: s }));
 const config = fasterRcnnConfig(preset, { arch: { numClasses: 3 }, transform: { minSize: size, maxSize: size } });
 const trainers: DetectorTrainer[] = [];
 for (const mode of modes) {
@@ -67,7 +75,7 @@ for (const mode of modes) {
   trainers.push(await DetectorTrainer.create({ config, weights: new RandomWeights(0), optimizer: { kind: 'sgd', lr: Number(process.env.LR ?? 0.01), momentum: 0.9, weightDecay: 1e-4 }, loader, threads: { intraOp: threads, optimizer: threads }, splitBackward: mode.splitBackward }));
   console.log(`${preset} ${size}x${size} batch ${batch}, ${threads} threads, ${mode.name}; create ${((performance.now() - t) / 1000).toFixed(1)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 }
-const wall: number[][] = modes.map(() => []), cpu: number[][] = modes.map(() => []);
+const wall: number[][] = modes.map(() => []), cpu: number[][] = modes.map(() => []), sys: number[][] = modes.map(() => []), pageFaults: number[][] = modes.map(() => []), seg1: number[][] = modes.map(() => []);
 for (let i = 0; i <= steps; i++) {
   // Interleaved, the order alternating per step, so that both modes see the same load.
   const order = modes.map((_, m) => m);
@@ -78,15 +86,18 @@ for (let i = 0; i <= steps; i++) {
     const c0 = process.cpuUsage();
     // The training graphs of segment 1 are built at a trainer's first step, under its mode's switch.
     modelTuning.foldFrozenBatchNorm = modes[m]!.fold;
+    outputScratchTuning.enabled = modes[m]!.scratch;
+    const faults0 = process.resourceUsage().minorPageFault;
     const r = await trainers[m]!.trainStep();
     const c = process.cpuUsage(c0);
+    const faults = process.resourceUsage().minorPageFault - faults0;
     const w = (performance.now() - t) / 1000, u = (c.user + c.system) / 1e6;
     const stages = Object.entries(r.timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`).join(', ');
-    console.log(`step ${i}${i === 0 ? ' (builds segment 1)' : ''} ${modes[m]!.name}: ${w.toFixed(2)} s wall, ${u.toFixed(2)} s CPU; loss ${r.losses.total.toFixed(6)}; ${stages}`);
-    if (i > 0) { wall[m]!.push(w); cpu[m]!.push(u); }
+    console.log(`step ${i}${i === 0 ? ' (builds segment 1)' : ''} ${modes[m]!.name}: ${w.toFixed(2)} s wall, ${u.toFixed(2)} s CPU (system ${(c.system / 1e6).toFixed(2)} s, ${faults} page faults); loss ${r.losses.total.toFixed(6)}; ${stages}`);
+    if (i > 0) { wall[m]!.push(w); cpu[m]!.push(u); sys[m]!.push(c.system / 1e6); pageFaults[m]!.push(faults); seg1[m]!.push(r.timings.segment1 / 1000); }
     totals[m] = r.losses.total;
   }
   if (modes.length === 2 && totals[0] !== totals[1]) console.log(`  losses differ: ${totals[0]} vs ${totals[1]}`);
 }
-modes.forEach((s, m) => console.log(`${s.name}: median of ${steps}: ${median(wall[m]!).toFixed(2)} s wall, ${median(cpu[m]!).toFixed(2)} s CPU per step; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`));
+modes.forEach((s, m) => console.log(`${s.name}: median of ${steps}: ${median(wall[m]!).toFixed(2)} s wall, ${median(cpu[m]!).toFixed(2)} s CPU (system ${median(sys[m]!).toFixed(2)} s, ${median(pageFaults[m]!)} page faults) per step, segment 1 forward ${median(seg1[m]!).toFixed(2)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`));
 for (const t of trainers) await t.release();

@@ -32,6 +32,7 @@ import { anchorsPerPosition, type FasterRcnnConfig } from '../models/presets.js'
 import type { Rng } from '../util/rng.js';
 import { roiLoss, rpnLoss, type RpnHeadLevel } from './detection-loss.js';
 import { detectionLossComponents, roiGradFeeds, rpnGradFeeds, type DetectionLossComponents } from './detection-loss-feeds.js';
+import { runWithOutputScratch } from './output-scratch.js';
 import type { ParamBuffer } from './trainer-optimizer.js';
 
 /** FPN levels the box pooler reads (P2..P5; P6 `pool` feeds only the RPN, as in torchvision). */
@@ -110,7 +111,7 @@ function paramFeeds(params: ReadonlyMap<string, ParamBuffer>, feeds: Record<stri
 
 /** Forward outputs of a segment: the split forward model on a backward pass, else the eval model. */
 function runForward(seg: SegmentSessions, feeds: Record<string, ort.Tensor>, backward: boolean): Promise<ort.InferenceSession.OnnxValueMapType> {
-  return backward && seg.split ? seg.split.forward.run(feeds) : seg.eval.run(feeds);
+  return backward && seg.split ? runWithOutputScratch(seg.split.forward, feeds) : seg.eval.run(feeds);
 }
 
 /**
