@@ -8,7 +8,9 @@
  * instead of SPLIT, two split trainers whose segment 1 has the FrozenBatchNorm2d folded into the
  * convs or not, modelTuning.foldFrozenBatchNorm; frozen-bn presets), SCRATCH (both: instead of SPLIT,
  * two split trainers whose forward runs write into reused output buffers or not,
- * outputScratchTuning.enabled; the step also prints page faults and system CPU time).
+ * trainerTuning.outputScratch; the step also prints page faults and system CPU time), ARENA (0: the
+ * backward and training models without onnxruntime's memory arena, trainerTuning.backwardArena;
+ * with SPLIT=1 and /usr/bin/time -v for the peak RSS of that setting alone).
  *
  *   node dist/scripts/bench-train-detector.js
  *   PRESET=resnet18-fpn-gn node dist/scripts/bench-train-detector.js
@@ -22,7 +24,7 @@ import { fasterRcnnConfig } from '../src/models/presets.js';
 import { modelTuning } from '../src/models/tuning.js';
 import { RandomWeights } from '../src/models/weights.js';
 import { DetectorTrainer } from '../src/train/detector-trainer.js';
-import { outputScratchTuning } from '../src/train/output-scratch.js';
+import { trainerTuning } from '../src/train/tuning.js';
 import { Rng } from '../src/util/rng.js';
 import { median } from './bench-util.js';
 
@@ -59,13 +61,14 @@ interface Mode {
   scratch: boolean;
 }
 const split = process.env.SPLIT ?? 'both';
-const defaults = { splitBackward: true, fold: modelTuning.foldFrozenBatchNorm, scratch: outputScratchTuning.enabled };
+const defaults = { splitBackward: true, fold: modelTuning.foldFrozenBatchNorm, scratch: trainerTuning.outputScratch };
 const modes: Mode[] =
   process.env.FOLD === 'both'
     ? [{ ...defaults, name: 'unfolded BN', fold: false }, { ...defaults, name: 'folded BN', fold: true }]
     : process.env.SCRATCH === 'both'
       ? [{ ...defaults, name: 'fresh outputs', scratch: false }, { ...defaults, name: 'output scratch', scratch: true }]
       : (split === 'both' ? [false, true] : [split === '1']).map((s) => ({ ...defaults, name: s ? 'split' : 'recompute', splitBackward: s }));
+if (process.env.ARENA === '0') trainerTuning.backwardArena = false;
 const config = fasterRcnnConfig(preset, { arch: { numClasses: 3 }, transform: { minSize: size, maxSize: size } });
 const trainers: DetectorTrainer[] = [];
 for (const mode of modes) {
@@ -86,7 +89,7 @@ for (let i = 0; i <= steps; i++) {
     const c0 = process.cpuUsage();
     // The training graphs of segment 1 are built at a trainer's first step, under its mode's switch.
     modelTuning.foldFrozenBatchNorm = modes[m]!.fold;
-    outputScratchTuning.enabled = modes[m]!.scratch;
+    trainerTuning.outputScratch = modes[m]!.scratch;
     const faults0 = process.resourceUsage().minorPageFault;
     const r = await trainers[m]!.trainStep();
     const c = process.cpuUsage(c0);

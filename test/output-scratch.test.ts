@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../src/graph/builder.js';
 import { serializeModel } from '../src/graph/serialize.js';
-import { outputScratchTuning, runWithOutputScratch } from '../src/train/output-scratch.js';
+import { runWithOutputScratch } from '../src/train/output-scratch.js';
+import { trainerTuning } from '../src/train/tuning.js';
 
 /** y = relu(x) · 2 (float32) and the argmax of each row (int64), batch dimension symbolic. */
 async function session(): Promise<ort.InferenceSession> {
@@ -45,11 +46,11 @@ test('runWithOutputScratch follows a change of input shape, and can be switched 
     assert.deepEqual([...(three['y']!.data as Float32Array)], [2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0]);
     const again = await runWithOutputScratch(s, feed([0, 0, 0, 9, 0, 0, 0, 0, 1, 1, 1, 1], 3));
     assert.deepEqual([...(again['idx']!.data as BigInt64Array)], [3n, 0n, 0n]);
-    outputScratchTuning.enabled = false;
+    trainerTuning.outputScratch = false;
     const plain = await runWithOutputScratch(s, feed([0, 0, 0, 9, 0, 0, 0, 0, 1, 1, 1, 1], 3));
     assert.deepEqual([...(plain['y']!.data as Float32Array)], [...(again['y']!.data as Float32Array)]);
   } finally {
-    outputScratchTuning.enabled = true;
+    trainerTuning.outputScratch = true;
     await s.release();
   }
 });

@@ -36,6 +36,7 @@ import { Rng } from '../util/rng.js';
 import { loadCheckpoint, saveCheckpoint, type JsonValue, type OptimizerConfig } from './checkpoint.js';
 import type { ScheduleConfig } from './schedule.js';
 import type { DetectionLossComponents } from './detection-loss-feeds.js';
+import { trainerTuning } from './tuning.js';
 import { SEGMENT1_CHAINED, detectorPass, type DetectorPass, type SegmentedDetector, type SegmentSessions, type StepSampleSource } from './detector-step.js';
 import { LossLog } from './loss-log.js';
 import type { TrainerRngs } from './trainer-data.js';
@@ -134,11 +135,12 @@ async function session(g: GraphBuilder, intraOp: number, options: { arena?: bool
 type BackwardSessions = Pick<SegmentSessions, 'train' | 'split'>;
 
 async function backwardSessions(models: GraphBuilder | SplitTrainingGraphs, intraOp: number): Promise<BackwardSessions> {
-  if (models instanceof GraphBuilder) return { train: await session(models, intraOp) };
+  const arena = trainerTuning.backwardArena;
+  if (models instanceof GraphBuilder) return { train: await session(models, intraOp, { arena }) };
   // No arena for the forward model: its saved outputs are copied to JS anyway, and an arena would
   // keep their peak reserved between runs (measured: 80–480 MB less peak RSS, no CPU cost;
-  // docs/benchmarks.md).
-  const [forward, backward] = await Promise.all([session(models.forward, intraOp, { arena: false }), session(models.backward, intraOp)]);
+  // docs/benchmarks.md). Its outputs go into reused buffers instead (detector-step.ts).
+  const [forward, backward] = await Promise.all([session(models.forward, intraOp, { arena: false }), session(models.backward, intraOp, { arena })]);
   return { split: { forward, backward, saved: models.saved } };
 }
 

@@ -10,6 +10,7 @@
  * buffers and one run cannot overwrite what an earlier run returned.
  */
 import * as ort from 'onnxruntime-node';
+import { trainerTuning } from './tuning.js';
 
 interface Scratch {
   /** Input shapes the buffers were sized for. */
@@ -18,9 +19,6 @@ interface Scratch {
 }
 
 const scratchBySession = new WeakMap<ort.InferenceSession, Scratch>();
-
-/** Switch for A/B benchmarks (the default is the measured faster choice). */
-export const outputScratchTuning = { enabled: true };
 
 function shapeKey(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): string {
   return session.inputNames.map((n) => feeds[n]?.dims.join('x') ?? '?').join(',');
@@ -31,7 +29,7 @@ function shapeKey(session: ort.InferenceSession, feeds: Record<string, ort.Tenso
  * shapes (the first run's outputs tell their shapes and types). Returns what `run` returns.
  */
 export async function runWithOutputScratch(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
-  if (!outputScratchTuning.enabled) return session.run(feeds);
+  if (!trainerTuning.outputScratch) return session.run(feeds);
   const key = shapeKey(session, feeds);
   const scratch = scratchBySession.get(session);
   if (scratch?.key === key) {
