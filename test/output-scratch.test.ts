@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../src/graph/builder.js';
 import { serializeModel } from '../src/graph/serialize.js';
-import { runWithOutputScratch } from '../src/train/output-scratch.js';
+import { holdsOutputScratch, runWithOutputScratch } from '../src/train/output-scratch.js';
 import { trainerTuning } from '../src/train/tuning.js';
 
 /** y = relu(x) · 2 (float32) and the argmax of each row (int64), batch dimension symbolic. */
@@ -52,5 +52,20 @@ test('runWithOutputScratch follows a change of input shape, and can be switched 
   } finally {
     trainerTuning.outputScratch = true;
     await s.release();
+  }
+});
+
+test('only the two most recently run sessions keep a scratch', async () => {
+  const sessions = [await session(), await session(), await session()];
+  try {
+    const x = feed([1, 2, 3, 4], 1);
+    for (const s of sessions) await runWithOutputScratch(s, x);
+    assert.deepEqual(sessions.map(holdsOutputScratch), [false, true, true]);
+    const again = await runWithOutputScratch(sessions[1]!, x); // a hit moves it to the most recent
+    assert.deepEqual([...(again['y']!.data as Float32Array)], [2, 4, 6, 8]);
+    await runWithOutputScratch(sessions[0]!, x);
+    assert.deepEqual(sessions.map(holdsOutputScratch), [true, true, false]);
+  } finally {
+    for (const s of sessions) await s.release();
   }
 });

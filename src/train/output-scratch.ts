@@ -18,7 +18,20 @@ interface Scratch {
   fetches: Record<string, ort.Tensor>;
 }
 
-const scratchBySession = new WeakMap<ort.InferenceSession, Scratch>();
+/**
+ * The scratch of the most recently run sessions, least recent first. A step runs two (segment 1's
+ * and segment 2's forward models); a data set of several image sizes has one segment 1 session
+ * per size, and holding a scratch for each would add their outputs' size to the peak memory, so
+ * only the last SCRATCH_SESSIONS keep one (sizes that alternate then run as without scratch).
+ */
+const scratchBySession = new Map<ort.InferenceSession, Scratch>();
+const SCRATCH_SESSIONS = 2;
+
+function remember(session: ort.InferenceSession, scratch: Scratch): void {
+  scratchBySession.delete(session);
+  scratchBySession.set(session, scratch);
+  while (scratchBySession.size > SCRATCH_SESSIONS) scratchBySession.delete(scratchBySession.keys().next().value!);
+}
 
 function shapeKey(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): string {
   return session.inputNames.map((n) => feeds[n]?.dims.join('x') ?? '?').join(',');
@@ -33,6 +46,7 @@ export async function runWithOutputScratch(session: ort.InferenceSession, feeds:
   const key = shapeKey(session, feeds);
   const scratch = scratchBySession.get(session);
   if (scratch?.key === key) {
+    remember(session, scratch);
     try {
       return await session.run(feeds, scratch.fetches);
     } catch {
@@ -48,6 +62,11 @@ export async function runWithOutputScratch(session: ort.InferenceSession, feeds:
     if (t.type !== 'float32' && t.type !== 'int64') return out; // only the types our graphs output
     fetches[name] = new ort.Tensor(t.type, t.type === 'float32' ? new Float32Array(t.size) : new BigInt64Array(t.size), t.dims);
   }
-  scratchBySession.set(session, { key, fetches });
+  remember(session, { key, fetches });
   return out;
+}
+
+/** Whether `session` holds a scratch now (tests and diagnostics). */
+export function holdsOutputScratch(session: ort.InferenceSession): boolean {
+  return scratchBySession.has(session);
 }
