@@ -8,9 +8,9 @@
  * instead of SPLIT, two split trainers whose segment 1 has the FrozenBatchNorm2d folded into the
  * convs or not, modelTuning.foldFrozenBatchNorm; frozen-bn presets), SCRATCH (both: instead of SPLIT,
  * two split trainers whose forward runs write into reused output buffers or not,
- * trainerTuning.outputScratch; the step also prints page faults and system CPU time), ARENA (0: the
- * backward and training models without onnxruntime's memory arena, trainerTuning.backwardArena;
- * with SPLIT=1 and /usr/bin/time -v for the peak RSS of that setting alone).
+ * trainerTuning.outputScratch; the step also prints page faults and system CPU time), LOW_MEMORY
+ * (1: the trainers' lowMemory option, backward models without onnxruntime's memory arena; with
+ * SPLIT=1 and /usr/bin/time -v for the peak RSS of that setting alone).
  *
  *   node dist/scripts/bench-train-detector.js
  *   PRESET=resnet18-fpn-gn node dist/scripts/bench-train-detector.js
@@ -68,14 +68,13 @@ const modes: Mode[] =
     : process.env.SCRATCH === 'both'
       ? [{ ...defaults, name: 'fresh outputs', scratch: false }, { ...defaults, name: 'output scratch', scratch: true }]
       : (split === 'both' ? [false, true] : [split === '1']).map((s) => ({ ...defaults, name: s ? 'split' : 'recompute', splitBackward: s }));
-if (process.env.ARENA === '0') trainerTuning.backwardArena = false;
 const config = fasterRcnnConfig(preset, { arch: { numClasses: 3 }, transform: { minSize: size, maxSize: size } });
 const trainers: DetectorTrainer[] = [];
 for (const mode of modes) {
   const t = performance.now();
   modelTuning.foldFrozenBatchNorm = mode.fold;
   const loader = new DetectionLoader(syntheticDataset(Math.max(4, 2 * batch)), { batchSize: batch });
-  trainers.push(await DetectorTrainer.create({ config, weights: new RandomWeights(0), optimizer: { kind: 'sgd', lr: Number(process.env.LR ?? 0.01), momentum: 0.9, weightDecay: 1e-4 }, loader, threads: { intraOp: threads, optimizer: threads }, splitBackward: mode.splitBackward }));
+  trainers.push(await DetectorTrainer.create({ config, weights: new RandomWeights(0), optimizer: { kind: 'sgd', lr: Number(process.env.LR ?? 0.01), momentum: 0.9, weightDecay: 1e-4 }, loader, threads: { intraOp: threads, optimizer: threads }, splitBackward: mode.splitBackward, lowMemory: process.env.LOW_MEMORY === '1' }));
   console.log(`${preset} ${size}x${size} batch ${batch}, ${threads} threads, ${mode.name}; create ${((performance.now() - t) / 1000).toFixed(1)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 }
 const wall: number[][] = modes.map(() => []), cpu: number[][] = modes.map(() => []), sys: number[][] = modes.map(() => []), pageFaults: number[][] = modes.map(() => []), seg1: number[][] = modes.map(() => []);

@@ -33,6 +33,7 @@ interface Make {
   seed?: number;
   lossLog?: string;
   augment?: boolean;
+  lowMemory?: boolean;
 }
 
 async function makeTrainer(o: Make): Promise<DetectorTrainer> {
@@ -43,6 +44,7 @@ async function makeTrainer(o: Make): Promise<DetectorTrainer> {
     config, weights: new RandomWeights(o.seed ?? 0), loader, classes: dataset.classes.names,
     optimizer: o.optimizer ?? { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 },
     ...(o.lossLog ? { lossLog: o.lossLog } : {}),
+    ...(o.lowMemory ? { lowMemory: true } : {}),
   });
 }
 
@@ -112,6 +114,22 @@ test('training overfits a few images: the total loss drops by more than half in 
     assert.ok(last < 0.5 * first, `loss ${first} -> ${last}`);
   } finally {
     await trainer.release();
+  }
+});
+
+test('lowMemory (backward models without an arena) gives the same losses and parameters, bit for bit', async () => {
+  const set = await writeSquareSet(2, 64, 2);
+  const trainers = [await makeTrainer({ set, size: 64, batch: 2 }), await makeTrainer({ set, size: 64, batch: 2, lowMemory: true })];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const [a, b] = [await trainers[0]!.trainStep(), await trainers[1]!.trainStep()];
+      assert.deepEqual(b.losses, a.losses, `step ${i}`);
+    }
+    const [pa, pb] = trainers.map((t) => t.parameters());
+    assert.equal(pb.size, pa.size);
+    for (const [name, t] of pa) assert.deepEqual(pb.get(name)!.data, t.data, name);
+  } finally {
+    await Promise.all(trainers.map((t) => t.release()));
   }
 });
 

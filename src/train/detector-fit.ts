@@ -83,6 +83,8 @@ export interface TrainDetectorOptions {
   seed?: number;
   /** onnxruntime intra-op threads (default 1; a resumed run uses the checkpoint's). */
   threads?: number;
+  /** DetectorTrainer's `lowMemory`: less peak memory, slower steps, same results (may change on resume). */
+  lowMemory?: boolean;
   /** Stop at the next step boundary (saving), e.g. on SIGINT. */
   signal?: AbortSignal;
   /** Validate with mAP@0.5 (default true when there is a validation set); false: val loss only. */
@@ -305,7 +307,7 @@ export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainE
   const trainer = await DetectorTrainer.create({
     config, weights, optimizer, loader, classes,
     seeds: { shuffle: settings.seed * 3 + 1, augment: settings.seed * 3 + 2, sample: settings.seed * 3 + 3 },
-    threads: { intraOp: settings.threads }, lossLog: file('lossLog'),
+    threads: { intraOp: settings.threads }, lossLog: file('lossLog'), lowMemory: o.lowMemory ?? false,
   });
   let stopped: TrainDetectorResult['stopped'] = 'done';
   try {

@@ -36,7 +36,6 @@ import { Rng } from '../util/rng.js';
 import { loadCheckpoint, saveCheckpoint, type JsonValue, type OptimizerConfig } from './checkpoint.js';
 import type { ScheduleConfig } from './schedule.js';
 import type { DetectionLossComponents } from './detection-loss-feeds.js';
-import { trainerTuning } from './tuning.js';
 import { SEGMENT1_CHAINED, detectorPass, type DetectorPass, type SegmentedDetector, type SegmentSessions, type StepSampleSource } from './detector-step.js';
 import { LossLog } from './loss-log.js';
 import type { TrainerRngs } from './trainer-data.js';
@@ -72,6 +71,14 @@ export interface DetectorTrainerOptions {
    * 15–30% less CPU per step, a little more memory; docs/benchmarks.md, "Detector training step").
    */
   splitBackward?: boolean;
+  /**
+   * Run the backward (and training) models without onnxruntime's memory arena: about a third
+   * less peak memory (resnet50-fpn or resnet18-fpn-gn at 512², batch 2: 3.7 → 2.5 GB) for 10–24%
+   * more time per step, the page faults of buffers allocated afresh on every run
+   * (docs/benchmarks.md, "Reused output buffers"). Default false.
+   * The results are the same either way.
+   */
+  lowMemory?: boolean;
 }
 
 /** Whether DetectorTrainer splits forward and backward unless told (measured: docs/benchmarks.md). */
@@ -134,8 +141,7 @@ async function session(g: GraphBuilder, intraOp: number, options: { arena?: bool
 /** A segment's backward sessions: the training model, or the split forward and backward models. */
 type BackwardSessions = Pick<SegmentSessions, 'train' | 'split'>;
 
-async function backwardSessions(models: GraphBuilder | SplitTrainingGraphs, intraOp: number): Promise<BackwardSessions> {
-  const arena = trainerTuning.backwardArena;
+async function backwardSessions(models: GraphBuilder | SplitTrainingGraphs, intraOp: number, arena: boolean): Promise<BackwardSessions> {
   if (models instanceof GraphBuilder) return { train: await session(models, intraOp, { arena }) };
   // No arena for the forward model: its saved outputs are copied to JS anyway, and an arena would
   // keep their peak reserved between runs (measured: 80–480 MB less peak RSS, no CPU cost;
@@ -211,10 +217,11 @@ export class DetectorTrainer {
     const trainable = new Map([...seg1Params, ...seg2Params]);
     const optimizer = new TrainerOptimizer(o.optimizer, trainable, o.threads?.optimizer);
     const split = o.splitBackward ?? SPLIT_BACKWARD_DEFAULT;
+    const arena = !o.lowMemory;
     const seg2: TrainingSegment = { graph: g2, trainable: t2, chained: [SEGMENT2_IO.classLogits, SEGMENT2_IO.boxRegression], gradInputs: [SEGMENT2_IO.input] };
     const a2 = buildTrainingArtifacts(seg2);
     const [seg1Eval, seg2Eval, seg2Backward] = await Promise.all([
-      session(evalGraph(g1, t1, SEGMENT1_CHAINED), intraOp), session(a2.eval, intraOp), backwardSessions(split ? buildSplitTrainingGraphs(seg2) : a2.training, intraOp),
+      session(evalGraph(g1, t1, SEGMENT1_CHAINED), intraOp), session(a2.eval, intraOp), backwardSessions(split ? buildSplitTrainingGraphs(seg2) : a2.training, intraOp, arena),
     ]);
     // Segment 1's models per padded input size (static shapes for autodiff), the few most recent kept.
     const cache = new Map<string, BackwardSessions>();
@@ -226,7 +233,7 @@ export class DetectorTrainer {
         cache.delete(key);
       } else {
         const seg1: TrainingSegment = { graph: buildSegment1(config, frozen, [batch, height, width]), trainable: t1, chained: SEGMENT1_CHAINED };
-        models = await backwardSessions(split ? buildSplitTrainingGraphs(seg1) : buildTrainingArtifacts(seg1).training, intraOp);
+        models = await backwardSessions(split ? buildSplitTrainingGraphs(seg1) : buildTrainingArtifacts(seg1).training, intraOp, arena);
         if (cache.size >= SEGMENT1_CACHE) {
           const [oldest, old] = cache.entries().next().value as [string, BackwardSessions];
           cache.delete(oldest);

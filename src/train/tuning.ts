@@ -6,10 +6,4 @@
 export const trainerTuning = {
   /** The split forward models write into reused output buffers (train/output-scratch.ts) instead of fresh ones. */
   outputScratch: true,
-  /**
-   * onnxruntime's memory arena for the backward and training models. Off, it lowers peak RSS by
-   * about a third and costs 5–20% more time per step (page faults of fresh buffers each run;
-   * docs/benchmarks.md, "Reused output buffers").
-   */
-  backwardArena: true,
 };

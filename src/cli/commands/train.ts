@@ -43,6 +43,7 @@ interface TrainArgs {
   resume: boolean;
   seed: number;
   threads?: number;
+  'low-memory': boolean;
   json: boolean;
 }
 
@@ -160,6 +161,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('resume', { type: 'boolean', default: false, describe: `Continue from OUT/${TRAIN_FILES.last} (settings from the checkpoint)` })
       .option('seed', { type: 'number', default: 0, describe: 'Seed of the weights, data order, augmentation, sampling and split' })
       .option('threads', { type: 'number', describe: 'onnxruntime threads (default: all cores; a resumed run uses the checkpoint\'s)' })
+      .option('low-memory', { type: 'boolean', default: false, describe: "Backward pass without onnxruntime's memory arena: about a third less peak memory, 10-25% slower steps, same results" })
       .option('json', { type: 'boolean', default: false, describe: 'Print a JSON summary on stdout' })
       .example('$0 train --data ../shared/data/bccd --preset light --epochs 12 --out runs/bccd', 'VOC root with Annotations/ and JPEGImages/')
       .example('$0 train --data ../shared/data/bccd --ids ../shared/data/bccd/train.txt --val-fraction 0 --out runs/bccd', 'Train on one split only')
@@ -199,6 +201,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         resume: argv.resume,
         seed: argv.seed,
         threads: argv.threads ?? availableCores(),
+        lowMemory: argv['low-memory'],
         signal: controller.signal,
       }, reporter(argv.json, argv['time-budget']));
       const summary = { stopped: result.stopped, steps: result.steps, epochs: result.epochs, best: result.best ?? null, last: result.last, model: result.modelJson, lossLog: result.lossLog, curve: result.curve };
