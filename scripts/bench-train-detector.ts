@@ -8,9 +8,11 @@
  * instead of SPLIT, two split trainers whose segment 1 has the FrozenBatchNorm2d folded into the
  * convs or not, modelTuning.foldFrozenBatchNorm; frozen-bn presets), SCRATCH (both: instead of SPLIT,
  * two split trainers whose forward runs write into reused output buffers or not,
- * trainerTuning.outputScratch; the step also prints page faults and system CPU time), LOW_MEMORY
- * (1: the trainers' lowMemory option, backward models without onnxruntime's memory arena; with
- * SPLIT=1 and /usr/bin/time -v for the peak RSS of that setting alone).
+ * trainerTuning.outputScratch; two trainers share glibc's heap, which overstates the difference:
+ * compare one trainer per process for figures, docs/benchmarks.md), LOW_MEMORY (1: the trainers'
+ * lowMemory option, backward models without onnxruntime's memory arena; with SPLIT=1 and
+ * /usr/bin/time -v for the peak RSS of that setting alone). Every step line and the medians give
+ * page faults and system CPU time.
  *
  *   node dist/scripts/bench-train-detector.js
  *   PRESET=resnet18-fpn-gn node dist/scripts/bench-train-detector.js

@@ -121,6 +121,7 @@ test('lowMemory (backward models without an arena) gives the same losses and par
   const set = await writeSquareSet(2, 64, 2);
   const trainers = [await makeTrainer({ set, size: 64, batch: 2 }), await makeTrainer({ set, size: 64, batch: 2, lowMemory: true })];
   try {
+    assert.deepEqual(trainers.map((t) => t.lowMemory), [false, true]);
     for (let i = 0; i < 3; i++) {
       const [a, b] = [await trainers[0]!.trainStep(), await trainers[1]!.trainStep()];
       assert.deepEqual(b.losses, a.losses, `step ${i}`);

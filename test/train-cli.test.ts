@@ -63,6 +63,7 @@ test('train writes the loss log, curve, checkpoints and model.json; --resume con
   const second = await run([...common, '--epochs', '2', '--resume', '--low-memory']);
   assert.equal(second.status, 0, second.stderr);
   assert.match(second.stderr, /resuming at step 2\/4/);
+  assert.match(second.stderr, /low memory: the backward pass runs without onnxruntime's memory arena/);
   const log = await readLossLog(path.join(out, 'loss.csv'));
   assert.deepEqual(log.records.map((r) => r.step), [1, 2, 3, 4]);
   assert.deepEqual(Object.keys(log.records[0]!.losses), ['rpn_cls', 'rpn_reg', 'cls', 'reg', 'total']);

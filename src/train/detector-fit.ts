@@ -313,6 +313,7 @@ export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainE
   try {
     if (resumeFrom) await trainer.load(resumeFrom);
     const totalSteps = o.epochs * trainer.stepsPerEpoch;
+    if (trainer.lowMemory) notes.push('low memory: the backward pass runs without onnxruntime\'s memory arena (less peak memory, slower steps)');
     onEvent({ kind: 'start', steps: totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, startStep: trainer.step, trainImages: train.size, valImages: val?.size ?? 0, resumed: resumeFrom !== undefined, config: trainer.config, notes });
     const useMap = (o.map ?? true) && val !== undefined;
     const save = async (target: string) => trainer.save(target, { run: settings as unknown as JsonValue });

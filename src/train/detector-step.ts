@@ -32,7 +32,7 @@ import { anchorsPerPosition, type FasterRcnnConfig } from '../models/presets.js'
 import type { Rng } from '../util/rng.js';
 import { roiLoss, rpnLoss, type RpnHeadLevel } from './detection-loss.js';
 import { detectionLossComponents, roiGradFeeds, rpnGradFeeds, type DetectionLossComponents } from './detection-loss-feeds.js';
-import { runWithOutputScratch } from './output-scratch.js';
+import type { OutputScratch } from './output-scratch.js';
 import type { ParamBuffer } from './trainer-optimizer.js';
 
 /** FPN levels the box pooler reads (P2..P5; P6 `pool` feeds only the RPN, as in torchvision). */
@@ -53,6 +53,8 @@ export interface SplitSessions {
   backward: ort.InferenceSession;
   /** Forward outputs fed to the backward model under the same names. */
   saved: readonly string[];
+  /** Reused output buffers of `forward` (train/output-scratch.ts); without it each run allocates its outputs. */
+  forwardScratch?: OutputScratch;
 }
 
 /**
@@ -111,7 +113,8 @@ function paramFeeds(params: ReadonlyMap<string, ParamBuffer>, feeds: Record<stri
 
 /** Forward outputs of a segment: the split forward model on a backward pass, else the eval model. */
 function runForward(seg: SegmentSessions, feeds: Record<string, ort.Tensor>, backward: boolean): Promise<ort.InferenceSession.OnnxValueMapType> {
-  return backward && seg.split ? runWithOutputScratch(seg.split.forward, feeds) : seg.eval.run(feeds);
+  if (!backward || !seg.split) return seg.eval.run(feeds);
+  return seg.split.forwardScratch ? seg.split.forwardScratch.run(feeds) : seg.split.forward.run(feeds);
 }
 
 /**

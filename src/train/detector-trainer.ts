@@ -36,6 +36,7 @@ import { Rng } from '../util/rng.js';
 import { loadCheckpoint, saveCheckpoint, type JsonValue, type OptimizerConfig } from './checkpoint.js';
 import type { ScheduleConfig } from './schedule.js';
 import type { DetectionLossComponents } from './detection-loss-feeds.js';
+import { OutputScratch } from './output-scratch.js';
 import { SEGMENT1_CHAINED, detectorPass, type DetectorPass, type SegmentedDetector, type SegmentSessions, type StepSampleSource } from './detector-step.js';
 import { LossLog } from './loss-log.js';
 import type { TrainerRngs } from './trainer-data.js';
@@ -75,7 +76,8 @@ export interface DetectorTrainerOptions {
    * Run the backward (and training) models without onnxruntime's memory arena: about a third
    * less peak memory (resnet50-fpn or resnet18-fpn-gn at 512², batch 2: 3.7 → 2.5 GB) for 10–24%
    * more time per step, the page faults of buffers allocated afresh on every run
-   * (docs/benchmarks.md, "Reused output buffers"). Default false.
+   * (docs/benchmarks.md, "Reused output buffers, and a low-memory mode"). Also keeps no output
+   * scratch for the split forward models. Default false.
    * The results are the same either way.
    */
   lowMemory?: boolean;
@@ -144,13 +146,15 @@ type BackwardSessions = Pick<SegmentSessions, 'train' | 'split'>;
 async function backwardSessions(models: GraphBuilder | SplitTrainingGraphs, intraOp: number, arena: boolean): Promise<BackwardSessions> {
   if (models instanceof GraphBuilder) return { train: await session(models, intraOp, { arena }) };
   // No arena for the forward model: its saved outputs are copied to JS anyway, and an arena would
-  // keep their peak reserved between runs (measured: 80–480 MB less peak RSS, no CPU cost;
-  // docs/benchmarks.md). Its outputs go into reused buffers instead (detector-step.ts).
+  // keep their peak reserved between runs (measured: 80–480 MB less peak RSS; docs/benchmarks.md).
+  // Its outputs go into buffers reused from run to run instead (output-scratch.ts), except in
+  // low-memory mode, which keeps nothing resident between steps that it can avoid.
   const [forward, backward] = await Promise.all([session(models.forward, intraOp, { arena: false }), session(models.backward, intraOp, { arena })]);
-  return { split: { forward, backward, saved: models.saved } };
+  return { split: { forward, backward, saved: models.saved, ...(arena ? { forwardScratch: new OutputScratch(forward) } : {}) } };
 }
 
 async function releaseBackward(s: BackwardSessions): Promise<void> {
+  s.split?.forwardScratch?.release();
   await Promise.all([s.train?.release(), s.split?.forward.release(), s.split?.backward.release()]);
 }
 
@@ -251,6 +255,11 @@ export class DetectorTrainer {
     // Not kept: the weight source (a torchvision R50 file is 167 MB); every value now lives in `all`.
     const { weights: _source, ...kept } = o;
     return new DetectorTrainer(config, kept, model, all, optimizer, release);
+  }
+
+  /** Whether the backward models run without onnxruntime's memory arena (the `lowMemory` option). */
+  get lowMemory(): boolean {
+    return this.options.lowMemory ?? false;
   }
 
   /** Steps completed. */
