@@ -9,7 +9,8 @@
  * convs or not, modelTuning.foldFrozenBatchNorm; frozen-bn presets), SCRATCH (both: instead of SPLIT,
  * two split trainers whose forward runs write into reused output buffers or not,
  * trainerTuning.outputScratch; two trainers share glibc's heap, which overstates the difference:
- * compare one trainer per process for figures, docs/benchmarks.md), LOW_MEMORY (1: the trainers'
+ * compare one trainer per process for figures, SCRATCH=0 against unset with SPLIT=1,
+ * docs/benchmarks.md), LOW_MEMORY (1: the trainers'
  * lowMemory option, backward models without onnxruntime's memory arena; with SPLIT=1 and
  * /usr/bin/time -v for the peak RSS of that setting alone). Every step line and the medians give
  * page faults and system CPU time.
@@ -63,7 +64,7 @@ interface Mode {
   scratch: boolean;
 }
 const split = process.env.SPLIT ?? 'both';
-const defaults = { splitBackward: true, fold: modelTuning.foldFrozenBatchNorm, scratch: trainerTuning.outputScratch };
+const defaults = { splitBackward: true, fold: modelTuning.foldFrozenBatchNorm, scratch: process.env.SCRATCH === '0' ? false : trainerTuning.outputScratch };
 const modes: Mode[] =
   process.env.FOLD === 'both'
     ? [{ ...defaults, name: 'unfolded BN', fold: false }, { ...defaults, name: 'folded BN', fold: true }]

@@ -31,6 +31,11 @@ const ONNX_CODE: Record<DType, number> = {
   float64: 11,
 };
 
+/** Whether `name` (an onnxruntime-node tensor type, say) is one of the builder's dtypes. */
+export function isDType(name: string): name is DType {
+  return Object.hasOwn(ONNX_CODE, name);
+}
+
 /** ONNX TensorProto.DataType code of a dtype. */
 export function onnxTypeCode(dtype: DType): number {
   return ONNX_CODE[dtype];

@@ -11,12 +11,8 @@
  * what an earlier run returned.
  */
 import * as ort from 'onnxruntime-node';
+import { allocArray, isDType } from '../graph/dtype.js';
 import { trainerTuning } from './tuning.js';
-
-type OutputArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
-const ARRAYS: Partial<Record<ort.Tensor.Type, new (n: number) => OutputArray>> = {
-  float32: Float32Array, float64: Float64Array, int32: Int32Array, int64: BigInt64Array, uint8: Uint8Array, bool: Uint8Array,
-};
 
 function shapeKey(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): string {
   return session.inputNames.map((n) => feeds[n]?.dims.join('x') ?? '?').join(',');
@@ -24,12 +20,11 @@ function shapeKey(session: ort.InferenceSession, feeds: Record<string, ort.Tenso
 
 /** The reused outputs of one session; release() drops them with the session. */
 export class OutputScratch {
-  private fetches: Record<string, ort.Tensor> | undefined;
-  /** Input shapes `fetches` fit. */
-  private key: string | undefined;
-  /** Input shapes of the last run without fetches: buffers are made when a shape comes twice. */
+  /** The buffers and the input shapes they fit. */
+  private buffers: { key: string; fetches: Record<string, ort.Tensor> } | undefined;
+  /** Input shapes of the last run without buffers: they are made when a shape comes twice. */
   private lastMiss: string | undefined;
-  /** Set when a run with fetches failed (an output shape that depends on input values). */
+  /** Set when a run into the buffers failed (an output shape that depends on input values). */
   private disabled = false;
 
   constructor(readonly session: ort.InferenceSession) {}
@@ -38,9 +33,9 @@ export class OutputScratch {
   async run(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
     if (this.disabled || !trainerTuning.outputScratch) return this.session.run(feeds);
     const key = shapeKey(this.session, feeds);
-    if (this.fetches && this.key === key) {
+    if (this.buffers?.key === key) {
       try {
-        return await this.session.run(feeds, this.fetches);
+        return await this.session.run(feeds, this.buffers.fetches);
       } catch {
         // Never again for this session; a real error recurs in the plain run and is thrown there.
         this.disabled = true;
@@ -49,30 +44,28 @@ export class OutputScratch {
       }
     }
     const out = await this.session.run(feeds);
-    if (key === this.lastMiss) this.allocate(key, out);
+    if (key === this.lastMiss) this.buffers = this.allocate(key, out);
     this.lastMiss = key;
     return out;
   }
 
   /** Whether the next run with inputs of these shapes writes into reused buffers (tests). */
   holds(feeds: Record<string, ort.Tensor>): boolean {
-    return this.fetches !== undefined && this.key === shapeKey(this.session, feeds) && !this.disabled;
+    return this.buffers?.key === shapeKey(this.session, feeds);
   }
 
   release(): void {
-    this.fetches = undefined;
-    this.key = undefined;
+    this.buffers = undefined;
   }
 
-  private allocate(key: string, out: ort.InferenceSession.OnnxValueMapType): void {
+  /** Buffers shaped like `out`, or none when an output has a type the builder does not make. */
+  private allocate(key: string, out: ort.InferenceSession.OnnxValueMapType): OutputScratch['buffers'] {
     const fetches: Record<string, ort.Tensor> = {};
     for (const name of this.session.outputNames) {
       const t = out[name] as ort.Tensor;
-      const TypedArray = ARRAYS[t.type];
-      if (!TypedArray) return; // a type without a typed array here (string): no scratch
-      fetches[name] = new ort.Tensor(t.type, new TypedArray(t.size), t.dims);
+      if (!isDType(t.type)) return undefined;
+      fetches[name] = new ort.Tensor(t.type, allocArray(t.type, t.size) as ort.Tensor.DataTypeMap[typeof t.type], t.dims);
     }
-    this.fetches = fetches;
-    this.key = key;
+    return { key, fetches };
   }
 }
