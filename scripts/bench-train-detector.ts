@@ -1,7 +1,9 @@
 /**
  * Seconds per Faster R-CNN training step (DetectorTrainer.trainStep: data, both segments,
  * targets, proposals, RoIAlign forward/backward, optimizer) on synthetic SIZE×SIZE images with 4
- * boxes, seeded random weights. Env: PRESET (light), SIZE (512), BATCH (2), STEPS (4, after one
+ * boxes, seeded random weights. Env: PRESET (light), SIZE (512: the image height, and the width
+ * unless WIDTH is given; the model's min/max size are the image's short/long side, so it is not
+ * resized), BATCH (2), STEPS (4, after one
  * untimed first step that builds segment 1's training model), THREADS (2), LR (0.01), SPLIT (both: the
  * training models that recompute the forward pass and the split forward/backward models,
  * interleaved step by step in one process; 0 or 1: one of them, e.g. for peak RSS), FOLD (both:
@@ -33,6 +35,7 @@ import { median } from './bench-util.js';
 
 const preset = process.env.PRESET ?? 'light';
 const size = Number(process.env.SIZE ?? 512);
+const width = Number(process.env.WIDTH ?? size);
 const batch = Number(process.env.BATCH ?? 2);
 const steps = Number(process.env.STEPS ?? 4);
 const threads = Number(process.env.THREADS ?? 2);
@@ -41,15 +44,16 @@ const threads = Number(process.env.THREADS ?? 2);
 function syntheticDataset(count: number): DetectionDataset {
   const samples = Array.from({ length: count }, (_, i) => {
     const rng = new Rng(i + 1);
-    const data = new Float32Array(3 * size * size).fill(0.1);
+    const data = new Float32Array(3 * size * width).fill(0.1);
     const boxes: number[] = [];
     for (let k = 0; k < 4; k++) {
-      const w = Math.round(size * (0.05 + 0.1 * rng.next()));
-      const x = rng.int(0, size - w - 1), y = rng.int(0, size - w - 1);
-      for (let c = 0; c < 3; c++) for (let yy = y; yy < y + w; yy++) data.fill(0.9, c * size * size + yy * size + x, c * size * size + yy * size + x + w);
+      const w = Math.round(Math.min(size, width) * (0.05 + 0.1 * rng.next()));
+      const x = rng.int(0, width - w - 1), y = rng.int(0, size - w - 1);
+      const plane = size * width;
+      for (let c = 0; c < 3; c++) for (let yy = y; yy < y + w; yy++) data.fill(0.9, c * plane + yy * width + x, c * plane + yy * width + x + w);
       boxes.push(x, y, x + w, y + w);
     }
-    return { id: String(i), image: { data, height: size, width: size }, target: { boxes: Float32Array.from(boxes), labels: Int32Array.from([1, 2, 1, 2]) } };
+    return { id: String(i), image: { data, height: size, width }, target: { boxes: Float32Array.from(boxes), labels: Int32Array.from([1, 2, 1, 2]) } };
   });
   return {
     size: count,
@@ -71,14 +75,14 @@ const modes: Mode[] =
     : process.env.SCRATCH === 'both'
       ? [{ ...defaults, name: 'fresh outputs', scratch: false }, { ...defaults, name: 'output scratch', scratch: true }]
       : (split === 'both' ? [false, true] : [split === '1']).map((s) => ({ ...defaults, name: s ? 'split' : 'recompute', splitBackward: s }));
-const config = fasterRcnnConfig(preset, { arch: { numClasses: 3 }, transform: { minSize: size, maxSize: size } });
+const config = fasterRcnnConfig(preset, { arch: { numClasses: 3 }, transform: { minSize: Math.min(size, width), maxSize: Math.max(size, width) } });
 const trainers: DetectorTrainer[] = [];
 for (const mode of modes) {
   const t = performance.now();
   modelTuning.foldFrozenBatchNorm = mode.fold;
   const loader = new DetectionLoader(syntheticDataset(Math.max(4, 2 * batch)), { batchSize: batch });
   trainers.push(await DetectorTrainer.create({ config, weights: new RandomWeights(0), optimizer: { kind: 'sgd', lr: Number(process.env.LR ?? 0.01), momentum: 0.9, weightDecay: 1e-4 }, loader, threads: { intraOp: threads, optimizer: threads }, splitBackward: mode.splitBackward, lowMemory: process.env.LOW_MEMORY === '1' }));
-  console.log(`${preset} ${size}x${size} batch ${batch}, ${threads} threads, ${mode.name}; create ${((performance.now() - t) / 1000).toFixed(1)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`${preset} ${size}x${width} batch ${batch}, ${threads} threads, ${mode.name}; create ${((performance.now() - t) / 1000).toFixed(1)} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 }
 const wall: number[][] = modes.map(() => []), cpu: number[][] = modes.map(() => []), sys: number[][] = modes.map(() => []), pageFaults: number[][] = modes.map(() => []), seg1: number[][] = modes.map(() => []);
 for (let i = 0; i <= steps; i++) {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { brightnessContrast, hflip, rotate90, scaleJitter, vflip, type BoxedImage } from '../src/data/augment-ops.js';
-import { AUGMENT_DRAWS, augmentSample, validateAugmentOptions } from '../src/data/augment.js';
+import { AUGMENT_DRAWS, augmentBatch, augmentSample, validateAugmentOptions } from '../src/data/augment.js';
 import { Rng } from '../src/util/rng.js';
 
 /** A W×H image, dark, with each box painted 1.0 in channel 0 (channels 1, 2 hold a ramp to catch plane mix-ups). */
@@ -154,6 +154,57 @@ test('augmentSample: labels follow boxes, fixed draws per sample, same seed same
   const flipped = augmentSample(sample, { hflip: 1 }, new Rng(1));
   assert.deepEqual(boxAt(flipped.target.boxes, 1), [W - 35, 12, W - 20, 21]);
   assert.deepEqual([...flipped.target.labels], [1, 2]);
+});
+
+/** A sample whose every pixel is distinct, so the quarter turns applied to it can be read back. */
+function numberedSample(id: string, width: number, height: number) {
+  const data = Float32Array.from({ length: 3 * width * height }, (_, i) => i);
+  return { id, image: { data, width, height }, target: { boxes: Float32Array.from([0, 0, 1, 1]), labels: Int32Array.from([1]) } };
+}
+
+/** Clockwise quarter turns (0–3) that map `from` to `to`. */
+function turnsBetween(from: BoxedImage['image'], to: BoxedImage['image']): number {
+  for (let k = 0; k < 4; k++) {
+    const r = rotate90({ image: from, boxes: new Float32Array(4) }, k).image;
+    if (r.width === to.width && r.height === to.height && r.data.every((v, i) => v === to.data[i])) return k;
+  }
+  throw new Error('not a rotation of the input');
+}
+
+test('augmentBatch: quarter turns keep a batch of one orientation one shape, each image keeping its rotation probabilities', () => {
+  const p = 0.5, n = 6000;
+  const options = { rotate90: p };
+  const counts = [0, 1].map(() => [0, 0, 0, 0]);
+  const rng = new Rng(11), ref = new Rng(11);
+  for (let i = 0; i < n; i++) {
+    const batch = [numberedSample('a', 3, 2), numberedSample('b', 3, 2)];
+    const out = augmentBatch(batch, options, rng);
+    assert.equal(out[0]!.image.width, out[1]!.image.width, `draw ${i}: one shape`);
+    out.forEach((o, j) => counts[j]![turnsBetween(batch[j]!.image, o.image)]!++);
+  }
+  for (let k = 0; k < 2 * n * AUGMENT_DRAWS; k++) ref.next();
+  assert.deepEqual(rng.state, ref.state, `exactly ${AUGMENT_DRAWS} draws per sample`);
+  // Each image: no turn with probability 1 − p, 1, 2 or 3 turns p/3 each (binomial sd ≤ 0.0065 at n = 6000).
+  const expected = [1 - p, p / 3, p / 3, p / 3];
+  counts.forEach((c, j) => c.forEach((m, k) => assert.ok(Math.abs(m / n - expected[k]!) < 0.03, `image ${j}, ${k} turns: ${m / n} vs ${expected[k]}`)));
+});
+
+test('augmentBatch: the first image of each orientation and square images draw as augmentSample does', () => {
+  const options = { hflip: 0.5, vflip: 0.5, rotate90: 0.7, color: { p: 0.5, brightness: 0.2 } };
+  for (let seed = 0; seed < 20; seed++) {
+    // A landscape and a portrait image lead their orientation; square images are never grouped.
+    const batch = [numberedSample('l', 4, 2), numberedSample('s', 3, 3), numberedSample('p', 2, 4), numberedSample('s2', 2, 2)];
+    const grouped = augmentBatch(batch, options, new Rng(seed));
+    const rng = new Rng(seed);
+    assert.deepEqual(grouped, batch.map((s) => augmentSample(s, options, rng)), `seed ${seed}`);
+  }
+  // Certain rotation: a follower of an odd leader is turned 1 or 3 times, of an even one 2 times (p = 1 leaves no 0).
+  for (let seed = 0; seed < 20; seed++) {
+    const batch = [numberedSample('a', 3, 2), numberedSample('b', 3, 2)];
+    const [a, b] = augmentBatch(batch, { rotate90: 1 }, new Rng(seed));
+    const ka = turnsBetween(batch[0]!.image, a!.image), kb = turnsBetween(batch[1]!.image, b!.image);
+    assert.ok(ka > 0 && kb > 0 && ka % 2 === kb % 2, `seed ${seed}: ${ka} and ${kb} turns`);
+  }
 });
 
 test('augment options are checked, naming the field', () => {

@@ -6,6 +6,15 @@
  * Each sample draws exactly {@link AUGMENT_DRAWS} numbers whatever the options and outcomes, so the
  * stream's position after a batch depends only on how many samples were augmented: a run resumed
  * from a checkpoint's `augment` state repeats the same augmentations.
+ *
+ * A batch is augmented as a whole ({@link augmentBatch}) so that its quarter turns keep its images
+ * one shape: an odd number of turns swaps a non-square image's width and height, and a batch of a
+ * 640×480 and a 480×640 image pads to 640×640 (a third more pixels to compute) and needs its own
+ * set of static-shape training models. The first non-square image of a batch draws its rotation
+ * as {@link augmentSample} does; every later image of the same orientation (landscape or portrait)
+ * takes the same parity (turned an odd number of times or not), choosing within it from its own
+ * draws with the conditional probabilities, so each image still gets each rotation with the same
+ * probability (what torchvision's references get from grouping images by aspect ratio).
  */
 import type { Rng } from '../util/rng.js';
 import { brightnessContrast, hflip, rotate90, scaleJitter, vflip, type BoxedImage } from './augment-ops.js';
@@ -58,13 +67,64 @@ export function validateAugmentOptions(options: AugmentOptions): AugmentOptions 
  * Labels (and difficult flags) follow their boxes; scale jitter may drop boxes cropped away.
  */
 export function augmentSample(sample: DetectionSample, options: AugmentOptions, rng: Rng): DetectionSample {
-  // Draw everything first, in a fixed order and count, so the stream never depends on outcomes.
-  const u = Array.from({ length: AUGMENT_DRAWS }, () => rng.next());
+  const u = draw(rng);
+  return applyAugment(sample, options, u, quarterTurns(u, options.rotate90 ?? 0));
+}
+
+/**
+ * Augment a batch (pure), drawing {@link AUGMENT_DRAWS} numbers per sample in order like
+ * {@link augmentSample}, with the quarter turns grouped by orientation (see the file comment).
+ */
+export function augmentBatch(samples: readonly DetectionSample[], options: AugmentOptions, rng: Rng): DetectionSample[] {
+  const draws = samples.map(() => draw(rng));
+  const p = options.rotate90 ?? 0;
+  // Parity (odd = width and height swapped) of the first image of each orientation.
+  const leaders = new Map<Orientation, number>();
+  return samples.map((sample, i) => {
+    const u = draws[i]!;
+    const orientation = orientationOf(sample);
+    let turns = quarterTurns(u, p);
+    if (orientation !== 'square') {
+      const parity = leaders.get(orientation);
+      if (parity === undefined) leaders.set(orientation, turns % 2);
+      else turns = quarterTurnsWithParity(u, p, parity);
+    }
+    return applyAugment(sample, options, u, turns);
+  });
+}
+
+type Orientation = 'landscape' | 'portrait' | 'square';
+
+function orientationOf({ image }: DetectionSample): Orientation {
+  return image.width > image.height ? 'landscape' : image.width < image.height ? 'portrait' : 'square';
+}
+
+/** Draw everything first, in a fixed order and count, so the stream never depends on outcomes. */
+function draw(rng: Rng): number[] {
+  return Array.from({ length: AUGMENT_DRAWS }, () => rng.next());
+}
+
+/** Clockwise quarter turns from a sample's draws: 0 with probability 1 − p, else 1, 2 or 3 uniformly. */
+function quarterTurns(u: readonly number[], p: number): number {
+  return u[2]! < p ? 1 + Math.floor(u[3]! * 3) : 0;
+}
+
+/**
+ * Quarter turns of the given parity, with the probabilities {@link quarterTurns} gives them
+ * conditioned on that parity: odd is 1 or 3 equally; even is 2 with probability
+ * (p/3) / (1 − p + p/3) = p / (3 − 2p), else 0.
+ */
+function quarterTurnsWithParity(u: readonly number[], p: number, parity: number): number {
+  if (parity === 1) return u[3]! < 0.5 ? 1 : 3;
+  return u[2]! < p / (3 - 2 * p) ? 2 : 0;
+}
+
+function applyAugment(sample: DetectionSample, options: AugmentOptions, u: readonly number[], turns: number): DetectionSample {
   let cur: BoxedImage = { image: sample.image, boxes: sample.target.boxes };
   let { labels, difficult } = sample.target;
   if (u[0]! < (options.hflip ?? 0)) cur = hflip(cur);
   if (u[1]! < (options.vflip ?? 0)) cur = vflip(cur);
-  if (u[2]! < (options.rotate90 ?? 0)) cur = rotate90(cur, 1 + Math.floor(u[3]! * 3));
+  if (turns !== 0) cur = rotate90(cur, turns);
   const s = options.scaleJitter;
   if (s && u[4]! < s.p) {
     const factor = s.min + (s.max - s.min) * u[5]!;

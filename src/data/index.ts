@@ -10,6 +10,6 @@ export {
   type DetectionTarget,
 } from './dataset.js';
 export { hflip, vflip, rotate90, scaleJitter, brightnessContrast, type BoxedImage } from './augment-ops.js';
-export { augmentSample, validateAugmentOptions, AUGMENT_DRAWS, type AugmentOptions } from './augment.js';
+export { augmentSample, augmentBatch, validateAugmentOptions, AUGMENT_DRAWS, type AugmentOptions } from './augment.js';
 export { DetectionLoader, type DetectionBatch, type DetectionLoaderOptions, type LoaderRngs } from './loader.js';
 export { toModelInput, type DetectionModelInput } from './model-input.js';

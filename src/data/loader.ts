@@ -11,7 +11,7 @@
 import type { ImageTensor } from '../infer/transform.js';
 import { EpochOrder, type TrainerRngs } from '../train/trainer-data.js';
 import { Rng } from '../util/rng.js';
-import { augmentSample, validateAugmentOptions, type AugmentOptions } from './augment.js';
+import { augmentBatch, validateAugmentOptions, type AugmentOptions } from './augment.js';
 import { copyTarget, type DetectionDataset, type DetectionSample, type DetectionTarget } from './dataset.js';
 
 /**
@@ -94,13 +94,13 @@ export class DetectionLoader {
     return batch;
   }
 
-  /** Decode and augment the examples `indices` (augmentation from `augment`, in index order). */
+  /** Decode and augment the examples `indices` (augmentation from `augment`, in index order, quarter turns grouped: augmentBatch). */
   async batch(indices: readonly number[], augment: Rng): Promise<DetectionBatch> {
     const key = indices.join(',');
     const pending = this.pending?.key === key ? this.pending.samples : undefined;
     this.pending = undefined;
     const samples = await (pending ?? this.decode(indices));
-    const out = this.augment ? samples.map((s) => augmentSample(s, this.augment!, augment)) : samples;
+    const out = this.augment ? augmentBatch(samples, this.augment, augment) : samples;
     return { indices: [...indices], ids: out.map((s) => s.id), images: out.map((s) => s.image), targets: out.map((s) => s.target) };
   }
 
