@@ -134,6 +134,25 @@ test('lowMemory (backward models without an arena) gives the same losses and par
   }
 });
 
+test('segment 1 models: one padded size at a time has the memory arena, none in lowMemory mode', async () => {
+  const set = await writeSquareSet(2, 64, 2);
+  const trainers = [await makeTrainer({ set, size: 64, batch: 1 }), await makeTrainer({ set, size: 64, batch: 1, lowMemory: true })];
+  try {
+    const arenas = async (t: DetectorTrainer, sizes: number[][]) => {
+      const out: boolean[] = [];
+      for (const [h, w] of sizes) out.push((await t.segmented.segment1(1, h!, w!)).arena!);
+      return out;
+    };
+    // 64×96 first: it keeps the arena while cached (the cache holds the 3 most recently used
+    // sizes); 128×64 evicts it and takes the arena over, then 64×128 evicts 64×64 and gets none.
+    const sizes = [[64, 96], [96, 64], [64, 96], [64, 64], [96, 96], [128, 64], [64, 128]];
+    assert.deepEqual(await arenas(trainers[0]!, sizes), [true, false, true, false, false, true, false]);
+    assert.deepEqual(await arenas(trainers[1]!, sizes), sizes.map(() => false));
+  } finally {
+    await Promise.all(trainers.map((t) => t.release()));
+  }
+});
+
 test('resume: N steps straight equal N/2 + save (mid-epoch) + load into a fresh trainer + N/2, bit for bit; mismatches are refused', async () => {
   const set = await writeSquareSet(3, 64, 3);
   // Batch 1 of 3 images: the checkpoint after 2 steps falls mid-epoch (the order is redrawn from

@@ -65,6 +65,8 @@ export interface SegmentSessions {
   eval: ort.InferenceSession;
   train?: ort.InferenceSession;
   split?: SplitSessions;
+  /** Whether `train` / `split.backward` run with onnxruntime's memory arena (DetectorTrainer gives it to one image size at a time). */
+  arena?: boolean;
 }
 
 /** What a step needs besides the batch: config, sessions, the trainable parameters of each segment. */

@@ -73,7 +73,8 @@ export interface DetectorTrainerOptions {
    */
   splitBackward?: boolean;
   /**
-   * Run the backward (and training) models without onnxruntime's memory arena: about a third
+   * Run the backward (and training) models without onnxruntime's memory arena (by default one
+   * padded image size at a time has it, the others run without): about a third
    * less peak memory (resnet50-fpn or resnet18-fpn-gn at 512², batch 2: 3.7 → 2.5 GB) for 10–24%
    * more time per step, the page faults of buffers allocated afresh on every run
    * (docs/benchmarks.md, "Reused output buffers, and a low-memory mode"). Also keeps no output
@@ -140,17 +141,17 @@ async function session(g: GraphBuilder, intraOp: number, options: { arena?: bool
   });
 }
 
-/** A segment's backward sessions: the training model, or the split forward and backward models. */
-type BackwardSessions = Pick<SegmentSessions, 'train' | 'split'>;
+/** A segment's backward sessions (the training model, or the split forward and backward models) and whether they have onnxruntime's memory arena. */
+type BackwardSessions = Pick<SegmentSessions, 'train' | 'split'> & { arena: boolean };
 
 async function backwardSessions(models: GraphBuilder | SplitTrainingGraphs, intraOp: number, arena: boolean): Promise<BackwardSessions> {
-  if (models instanceof GraphBuilder) return { train: await session(models, intraOp, { arena }) };
+  if (models instanceof GraphBuilder) return { arena, train: await session(models, intraOp, { arena }) };
   // No arena for the forward model: its saved outputs are copied to JS anyway, and an arena would
   // keep their peak reserved between runs (measured: 80–480 MB less peak RSS; docs/benchmarks.md).
-  // Its outputs go into buffers reused from run to run instead (output-scratch.ts), except in
-  // low-memory mode, which keeps nothing resident between steps that it can avoid.
+  // Its outputs go into buffers reused from run to run instead (output-scratch.ts), except without
+  // the arena (low-memory mode, or a size that does not hold it): nothing kept that can be avoided.
   const [forward, backward] = await Promise.all([session(models.forward, intraOp, { arena: false }), session(models.backward, intraOp, { arena })]);
-  return { split: { forward, backward, saved: models.saved, ...(arena ? { forwardScratch: new OutputScratch(forward) } : {}) } };
+  return { arena, split: { forward, backward, saved: models.saved, ...(arena ? { forwardScratch: new OutputScratch(forward) } : {}) } };
 }
 
 async function releaseBackward(s: BackwardSessions): Promise<void> {
@@ -228,6 +229,9 @@ export class DetectorTrainer {
       session(evalGraph(g1, t1, SEGMENT1_CHAINED), intraOp), session(a2.eval, intraOp), backwardSessions(split ? buildSplitTrainingGraphs(seg2) : a2.training, intraOp, arena),
     ]);
     // Segment 1's models per padded input size (static shapes for autodiff), the few most recent kept.
+    // Only one size at a time has the arena: each arena keeps its size's peak working set reserved
+    // between steps (about 2 GB at 512², batch 2), so with quarter turns of non-square images or
+    // images of several sizes the others run without one (docs/detection-training.md, "Memory").
     const cache = new Map<string, BackwardSessions>();
     const frozen = new MapWeights(new Map([...all].map(([n, b]) => [n, { dtype: 'float32' as const, dims: [...b.shape], data: b.data }])));
     const segment1 = async (batch: number, height: number, width: number): Promise<SegmentSessions> => {
@@ -236,13 +240,14 @@ export class DetectorTrainer {
       if (models) {
         cache.delete(key);
       } else {
-        const seg1: TrainingSegment = { graph: buildSegment1(config, frozen, [batch, height, width]), trainable: t1, chained: SEGMENT1_CHAINED };
-        models = await backwardSessions(split ? buildSplitTrainingGraphs(seg1) : buildTrainingArtifacts(seg1).training, intraOp, arena);
         if (cache.size >= SEGMENT1_CACHE) {
           const [oldest, old] = cache.entries().next().value as [string, BackwardSessions];
           cache.delete(oldest);
           await releaseBackward(old);
         }
+        const seg1: TrainingSegment = { graph: buildSegment1(config, frozen, [batch, height, width]), trainable: t1, chained: SEGMENT1_CHAINED };
+        const withArena = arena && ![...cache.values()].some((m) => m.arena);
+        models = await backwardSessions(split ? buildSplitTrainingGraphs(seg1) : buildTrainingArtifacts(seg1).training, intraOp, withArena);
       }
       cache.set(key, models);
       return { eval: seg1Eval, ...models };
