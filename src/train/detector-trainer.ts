@@ -37,6 +37,7 @@ import { loadCheckpoint, saveCheckpoint, type JsonValue, type OptimizerConfig } 
 import type { ScheduleConfig } from './schedule.js';
 import type { DetectionLossComponents } from './detection-loss-feeds.js';
 import { OutputScratch } from './output-scratch.js';
+import { SizedModelCache } from './sized-model-cache.js';
 import { SEGMENT1_CHAINED, detectorPass, type DetectorPass, type SegmentedDetector, type SegmentSessions, type StepSampleSource } from './detector-step.js';
 import { LossLog } from './loss-log.js';
 import type { TrainerRngs } from './trainer-data.js';
@@ -228,33 +229,20 @@ export class DetectorTrainer {
     const [seg1Eval, seg2Eval, seg2Backward] = await Promise.all([
       session(evalGraph(g1, t1, SEGMENT1_CHAINED), intraOp), session(a2.eval, intraOp), backwardSessions(split ? buildSplitTrainingGraphs(seg2) : a2.training, intraOp, arena),
     ]);
-    // Segment 1's models per padded input size (static shapes for autodiff), the few most recent kept.
-    // Only one size at a time has the arena: each arena keeps its size's peak working set reserved
-    // between steps (about 2 GB at 512², batch 2), so with quarter turns of non-square images or
-    // images of several sizes the others run without one (docs/detection-training.md, "Memory").
-    const cache = new Map<string, BackwardSessions>();
+    // Segment 1's models per padded input size, the memory arena for one size at a time (sized-model-cache.ts).
     const frozen = new MapWeights(new Map([...all].map(([n, b]) => [n, { dtype: 'float32' as const, dims: [...b.shape], data: b.data }])));
-    const segment1 = async (batch: number, height: number, width: number): Promise<SegmentSessions> => {
-      const key = `${batch}x${height}x${width}`;
-      let models = cache.get(key);
-      if (models) {
-        cache.delete(key);
-      } else {
-        if (cache.size >= SEGMENT1_CACHE) {
-          const [oldest, old] = cache.entries().next().value as [string, BackwardSessions];
-          cache.delete(oldest);
-          await releaseBackward(old);
-        }
-        const seg1: TrainingSegment = { graph: buildSegment1(config, frozen, [batch, height, width]), trainable: t1, chained: SEGMENT1_CHAINED };
-        const withArena = arena && ![...cache.values()].some((m) => m.arena);
-        models = await backwardSessions(split ? buildSplitTrainingGraphs(seg1) : buildTrainingArtifacts(seg1).training, intraOp, withArena);
-      }
-      cache.set(key, models);
-      return { eval: seg1Eval, ...models };
-    };
+    const segment1Models = new SizedModelCache<BackwardSessions>({
+      capacity: SEGMENT1_CACHE,
+      arena,
+      build: async ([batch, height, width], withArena) => {
+        const seg1: TrainingSegment = { graph: buildSegment1(config, frozen, [batch!, height!, width!]), trainable: t1, chained: SEGMENT1_CHAINED };
+        return backwardSessions(split ? buildSplitTrainingGraphs(seg1) : buildTrainingArtifacts(seg1).training, intraOp, withArena);
+      },
+      release: releaseBackward,
+    });
+    const segment1 = async (batch: number, height: number, width: number): Promise<SegmentSessions> => ({ eval: seg1Eval, ...(await segment1Models.get([batch, height, width])) });
     const release = async () => {
-      await Promise.all([seg1Eval.release(), seg2Eval.release(), releaseBackward(seg2Backward), ...[...cache.values()].map(releaseBackward)]);
-      cache.clear();
+      await Promise.all([seg1Eval.release(), seg2Eval.release(), releaseBackward(seg2Backward), segment1Models.clear()]);
     };
     const model: SegmentedDetector = { config, segment1, segment2: { eval: seg2Eval, ...seg2Backward }, seg1Params, seg2Params };
     // Not kept: the weight source (a torchvision R50 file is 167 MB); every value now lives in `all`.
