@@ -140,7 +140,12 @@ test('segment 1 models: one padded size at a time has the memory arena, none in 
   try {
     const arenas = async (t: DetectorTrainer, sizes: number[][]) => {
       const out: boolean[] = [];
-      for (const [h, w] of sizes) out.push((await t.segmented.segment1(1, h!, w!)).arena!);
+      for (const [h, w] of sizes) {
+        const s = await t.segmented.segment1(1, h!, w!);
+        // Observable beside the flag: only sessions with the arena keep an output scratch.
+        assert.equal(s.split?.forwardScratch !== undefined, s.arena);
+        out.push(s.arena!);
+      }
       return out;
     };
     // 64×96 first: it keeps the arena while cached (the cache holds the 3 most recently used
@@ -150,6 +155,28 @@ test('segment 1 models: one padded size at a time has the memory arena, none in 
     assert.deepEqual(await arenas(trainers[1]!, sizes), sizes.map(() => false));
   } finally {
     await Promise.all(trainers.map((t) => t.release()));
+  }
+});
+
+test('forward-only losses (validation) use the eval model alone: no training models are built for them', async () => {
+  const set = await writeSquareSet(2, 64, 2);
+  const trainer = await makeTrainer({ set, size: 64, batch: 2 });
+  try {
+    const model = trainer.segmented;
+    const segment1 = model.segment1.bind(model);
+    let calls = 0;
+    model.segment1 = async (...dims) => {
+      calls++;
+      return segment1(...dims);
+    };
+    const dataset = await DetectionDataset.load({ annotations: set.vocDir, format: 'voc', imageDir: set.imageDir });
+    const l = await trainer.datasetLoss(dataset, { batchSize: 1 });
+    assert.ok(Number.isFinite(l.total));
+    assert.equal(calls, 0);
+    await trainer.trainStep();
+    assert.equal(calls, 1);
+  } finally {
+    await trainer.release();
   }
 });
 

@@ -65,7 +65,7 @@ export interface SegmentSessions {
   eval: ort.InferenceSession;
   train?: ort.InferenceSession;
   split?: SplitSessions;
-  /** Whether `train` / `split.backward` run with onnxruntime's memory arena (DetectorTrainer gives it to one image size at a time). */
+  /** Whether `train` / `split.backward` run with onnxruntime's memory arena (DetectorTrainer gives it to one image size at a time; tests read it). */
   arena?: boolean;
 }
 
@@ -79,6 +79,8 @@ export interface SegmentedDetector {
    * grad.<param> out; split: the same in two runs with the saved activations between them.
    */
   segment1(batch: number, height: number, width: number): Promise<SegmentSessions>;
+  /** Segment 1's eval model alone (any size): forward-only passes use it, so validation builds no training models. */
+  segment1Eval: ort.InferenceSession;
   /** Segment 2 (box head): box_features + params → class_logits, box_regression; training: grad.<param>, grad.box_features out. */
   segment2: SegmentSessions;
   /** Trainable parameters fed to segment 1 / segment 2 (values read at each run). */
@@ -162,7 +164,7 @@ export async function detectorPass(model: SegmentedDetector, input: DetectionMod
   const replay = 'sample' in source ? source.sample : undefined;
   if (replay && (replay.rpn.length !== n || replay.roi.length !== n)) throw new RangeError(`source.sample is for ${replay.rpn.length} images, the batch has ${n}`);
   const images = new ort.Tensor('float32', input.tensor, input.shape);
-  const seg1 = await model.segment1(n, H, W);
+  const seg1: SegmentSessions = options.backward ? await model.segment1(n, H, W) : { eval: model.segment1Eval };
 
   const s1Feeds: Record<string, ort.Tensor> = { images };
   paramFeeds(model.seg1Params, s1Feeds);

@@ -234,8 +234,9 @@ export class DetectorTrainer {
     const segment1Models = new SizedModelCache<BackwardSessions>({
       capacity: SEGMENT1_CACHE,
       arena,
-      build: async ([batch, height, width], withArena) => {
-        const seg1: TrainingSegment = { graph: buildSegment1(config, frozen, [batch!, height!, width!]), trainable: t1, chained: SEGMENT1_CHAINED };
+      build: async (dims, withArena) => {
+        const [batch, height, width] = dims as [number, number, number];
+        const seg1: TrainingSegment = { graph: buildSegment1(config, frozen, [batch, height, width]), trainable: t1, chained: SEGMENT1_CHAINED };
         return backwardSessions(split ? buildSplitTrainingGraphs(seg1) : buildTrainingArtifacts(seg1).training, intraOp, withArena);
       },
       release: releaseBackward,
@@ -244,7 +245,7 @@ export class DetectorTrainer {
     const release = async () => {
       await Promise.all([seg1Eval.release(), seg2Eval.release(), releaseBackward(seg2Backward), segment1Models.clear()]);
     };
-    const model: SegmentedDetector = { config, segment1, segment2: { eval: seg2Eval, ...seg2Backward }, seg1Params, seg2Params };
+    const model: SegmentedDetector = { config, segment1, segment1Eval: seg1Eval, segment2: { eval: seg2Eval, ...seg2Backward }, seg1Params, seg2Params };
     // Not kept: the weight source (a torchvision R50 file is 167 MB); every value now lives in `all`.
     const { weights: _source, ...kept } = o;
     return new DetectorTrainer(config, kept, model, all, optimizer, release);
