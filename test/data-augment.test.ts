@@ -171,22 +171,51 @@ function turnsBetween(from: BoxedImage['image'], to: BoxedImage['image']): numbe
   throw new Error('not a rotation of the input');
 }
 
-test('augmentBatch: quarter turns keep a batch of one orientation one shape, each image keeping its rotation probabilities', () => {
-  const p = 0.5, n = 6000;
-  const options = { rotate90: p };
-  const counts = [0, 1].map(() => [0, 0, 0, 0]);
-  const rng = new Rng(11), ref = new Rng(11);
-  for (let i = 0; i < n; i++) {
-    const batch = [numberedSample('a', 3, 2), numberedSample('b', 3, 2)];
-    const out = augmentBatch(batch, options, rng);
-    assert.equal(out[0]!.image.width, out[1]!.image.width, `draw ${i}: one shape`);
-    out.forEach((o, j) => counts[j]![turnsBetween(batch[j]!.image, o.image)]!++);
+/** A stand-in random stream returning `values` in turn (augmentation only calls next()). */
+function scripted(values: number[]): Rng {
+  let i = 0;
+  return { next: () => values[i++]! } as unknown as Rng;
+}
+
+/** One sample's draws: u[2] decides whether to turn, u[3] how many times; the rest turn nothing else on. */
+const drawsWith = (u2: number, u3: number) => [0.5, 0.5, u2, u3, ...Array.from({ length: AUGMENT_DRAWS - 4 }, () => 0.5)];
+
+test('augmentBatch: each image keeps its exact rotation probabilities, and a batch of one orientation stays one shape', () => {
+  // Every (u2, u3) on a 60×60 grid of cell midpoints: the grid makes every threshold of the policy
+  // (p, p/3, 1/2, p/(3 − 2p)) fall on cell edges for these p, so the frequencies are exact.
+  const G = 60;
+  const grid = Array.from({ length: G }, (_, i) => (i + 0.5) / G);
+  for (const p of [0.25, 0.5, 0.75]) {
+    const options = { rotate90: p };
+    const turnsOf = (first: number[], second?: number[]) => {
+      const batch = second ? [numberedSample('a', 3, 2), numberedSample('b', 3, 2)] : [numberedSample('a', 3, 2)];
+      const out = augmentBatch(batch, options, scripted([...first, ...(second ?? [])]));
+      if (second) assert.equal(out[0]!.image.width, out[1]!.image.width, 'one shape');
+      return out.map((o, j) => turnsBetween(batch[j]!.image, o.image));
+    };
+    const leader = [0, 0, 0, 0], odd = [0, 0, 0, 0], even = [0, 0, 0, 0];
+    for (const u2 of grid) {
+      for (const u3 of grid) {
+        leader[turnsOf(drawsWith(u2, u3))[0]!]! += 1 / (G * G);
+        odd[turnsOf(drawsWith(0, 0), drawsWith(u2, u3))[1]!]! += 1 / (G * G); // leader turned once
+        even[turnsOf(drawsWith(0.999, 0), drawsWith(u2, u3))[1]!]! += 1 / (G * G); // leader not turned
+      }
+    }
+    const expected = [1 - p, p / 3, p / 3, p / 3];
+    const pOdd = leader[1]! + leader[3]!;
+    const follower = [0, 1, 2, 3].map((k) => pOdd * odd[k]! + (1 - pOdd) * even[k]!);
+    for (let k = 0; k < 4; k++) {
+      assert.ok(Math.abs(leader[k]! - expected[k]!) < 1e-9, `p ${p}: leader ${k} turns ${leader[k]} vs ${expected[k]}`);
+      assert.ok(Math.abs(follower[k]! - expected[k]!) < 1e-9, `p ${p}: follower ${k} turns ${follower[k]} vs ${expected[k]}`);
+    }
+    assert.equal(odd[0]! + odd[2]!, 0, 'an odd leader makes every follower odd');
+    assert.equal(even[1]! + even[3]!, 0, 'an even leader makes every follower even');
   }
-  for (let k = 0; k < 2 * n * AUGMENT_DRAWS; k++) ref.next();
-  assert.deepEqual(rng.state, ref.state, `exactly ${AUGMENT_DRAWS} draws per sample`);
-  // Each image: no turn with probability 1 − p, 1, 2 or 3 turns p/3 each (binomial sd ≤ 0.0065 at n = 6000).
-  const expected = [1 - p, p / 3, p / 3, p / 3];
-  counts.forEach((c, j) => c.forEach((m, k) => assert.ok(Math.abs(m / n - expected[k]!) < 0.03, `image ${j}, ${k} turns: ${m / n} vs ${expected[k]}`)));
+  // The stream: exactly AUGMENT_DRAWS per sample, as augmentSample.
+  const rng = new Rng(5), ref = new Rng(5);
+  augmentBatch([numberedSample('a', 3, 2), numberedSample('b', 2, 2), numberedSample('c', 2, 3)], { rotate90: 0.5, hflip: 0.5 }, rng);
+  for (let k = 0; k < 3 * AUGMENT_DRAWS; k++) ref.next();
+  assert.deepEqual(rng.state, ref.state);
 });
 
 test('augmentBatch: the first image of each orientation and square images draw as augmentSample does', () => {

@@ -127,6 +127,14 @@ test('a failed decode rejects the batch that needs it, naming the image', async 
   assert.throws(() => new DetectionLoader(d, { batchSize: 2, augment: { hflip: 2 } }), /augment\.hflip/);
 });
 
+test('quarter turns come grouped by batch: a batch of landscape images is all landscape or all portrait', async () => {
+  const d = await tinyDataset(); // 40–48 wide, 32–34 high: all landscape
+  const batches = await run(new DetectionLoader(d, { batchSize: 3, augment: { rotate90: 0.5 } }), rngs(), 0, 24);
+  const orientations = batches.map((b) => new Set(b.images.map((im) => (im.width > im.height ? 'landscape' : 'portrait'))));
+  assert.ok(orientations.every((o) => o.size === 1), 'one orientation per batch');
+  assert.ok(orientations.some((o) => o.has('portrait')) && orientations.some((o) => o.has('landscape')), 'both orientations occur');
+});
+
 test('toModelInput: GeneralizedRCNNTransform batch, boxes scaled to the resized images', async () => {
   const d = await tinyDataset();
   const batch = await new DetectionLoader(d, { batchSize: 2, shuffle: false }).next(0, rngs());

@@ -14,10 +14,12 @@ interface Fake {
 
 function fakeCache(capacity: number, arena = true) {
   const built: Fake[] = [];
+  const failing = new Set<string>();
   const cache = new SizedModelCache<Fake>({
     capacity,
     arena,
     build: async (dims, withArena) => {
+      if (failing.has(dims.join('x'))) throw new Error(`cannot build ${dims.join('x')}`);
       const m = { key: dims.join('x'), arena: withArena, released: false };
       built.push(m);
       return m;
@@ -37,7 +39,7 @@ function fakeCache(capacity: number, arena = true) {
     }
     return out;
   };
-  return { cache, built, use };
+  return { cache, built, failing, use };
 }
 
 const L: [number, number] = [480, 640], P: [number, number] = [640, 480], S: [number, number] = [512, 512];
@@ -73,6 +75,34 @@ test('a size used often enough takes the arena over, once, and it does not move 
   const mixed = await use(P, L, P, P, L, P);
   assert.ok(mixed.every((m) => m.endsWith(m.startsWith('480x640') ? ':A' : ':-')), mixed.join(' '));
   assert.equal(built.length, 4);
+});
+
+test('a size evicted after the holder changed takes the arena over when it comes back', async () => {
+  const { built, use } = fakeCache(3);
+  const S1: [number, number] = [256, 256], S2: [number, number] = [384, 384], S3: [number, number] = [448, 448];
+  // S2 gets the arena when it evicts P; S3 evicts L; L comes back with 6 uses against S2's 1.
+  const got = await use(P, L, L, L, L, L, S1, S2, S3, L);
+  assert.deepEqual(got, ['640x480:A', ...Array.from({ length: 5 }, () => '480x640:-'), '256x256:-', '384x384:A', '448x448:-', '480x640:A']);
+  assert.equal(built.length, 6, 'L built once more, with the arena, not twice');
+  assert.deepEqual(built.filter((m) => m.released).map((m) => m.key), ['1x640x480', '1x480x640', '1x384x384']);
+});
+
+test('capacity 1: every size built gets the arena', async () => {
+  const { built, use } = fakeCache(1);
+  assert.deepEqual(await use(P, L, P), ['640x480:A', '480x640:A', '640x480:A']);
+  assert.deepEqual(built.map((m) => m.released), [true, true, false]);
+});
+
+test('a build that fails leaves nothing half cached; the next size built gets the arena', async () => {
+  const { cache, built, failing, use } = fakeCache(3);
+  await use(P, L, L, L, L, L);
+  failing.add('1x480x640');
+  // L's 6th use takes the arena over: P and L's arena-less models are released, then the build fails.
+  await assert.rejects(use(L), /cannot build 1x480x640/);
+  assert.deepEqual(cache.sizes, []);
+  assert.ok(built.every((m) => m.released));
+  failing.clear();
+  assert.deepEqual(await use(S), ['512x512:A']);
 });
 
 test('lowMemory: no size ever gets the arena, however often used', async () => {

@@ -10,8 +10,8 @@
  * A batch is augmented as a whole ({@link augmentBatch}) so that its quarter turns keep its images
  * one shape: an odd number of turns swaps a non-square image's width and height, and a batch of a
  * 640×480 and a 480×640 image pads to 640×640 (a third more pixels to compute) and needs its own
- * set of static-shape training models. The first non-square image of a batch draws its rotation
- * as {@link augmentSample} does; every later image of the same orientation (landscape or portrait)
+ * set of static-shape training models. The first image of each orientation (landscape, portrait)
+ * in a batch draws its rotation as {@link augmentSample} does; every later image of that orientation
  * takes the same parity (turned an odd number of times or not), choosing within it from its own
  * draws with the conditional probabilities, so each image still gets each rotation with the same
  * probability (what torchvision's references get from grouping images by aspect ratio).
@@ -26,7 +26,7 @@ export interface AugmentOptions {
   hflip?: number;
   /** Probability of a vertical flip. */
   vflip?: number;
-  /** Probability of a rotation; the number of clockwise quarter turns is then 1, 2 or 3, uniformly. */
+  /** Probability of a rotation per image; the number of clockwise quarter turns is then 1, 2 or 3, uniformly (grouped within a batch: augmentBatch). */
   rotate90?: number;
   /** Scale jitter: with probability `p`, resize by a factor uniform in [min, max]; `keepSize` (default true) crops or pads back to the input size at a uniformly drawn offset. */
   scaleJitter?: { p: number; min: number; max: number; keepSize?: boolean };

@@ -3,17 +3,24 @@
  * batch size has its own), the few most recently used kept, and onnxruntime's memory arena given
  * to one size at a time.
  *
- * Why one arena: an arena keeps its session's peak working set reserved between runs (about 2 GB
- * for segment 1's backward model at 512², batch 2), which makes the steps faster (no fresh pages
- * every run) but multiplies the memory by the number of sizes. The quarter turns of a non-square
- * data set give two sizes, a data set of several image sizes more. So one size holds the arena
- * and the others run without it, as `lowMemory` runs them all (10–24% more time per step).
+ * Why one arena: an arena keeps its session's peak working set reserved between runs, which makes
+ * the steps faster (no fresh pages every run) but adds that working set again for every size: on
+ * BCCD (resnet18-fpn-gn, 480×640, batch 2) the second size's arena was 1.5 GB of peak RSS
+ * (docs/benchmarks.md, "Quarter turns grouped by batch, one arena at a time"). The quarter turns
+ * of a non-square data set give two sizes, a data set of several image sizes more. So one size
+ * holds the arena and the others run without it, as `lowMemory` runs them all (10–24% more time
+ * per step).
  *
  * Which size: the first built gets it, and a size without it takes it over once it has been
  * used {@link TAKEOVER_RATIO} times as often as the holder plus {@link TAKEOVER_MARGIN} (the
- * holder's models are released, this size's rebuilt with the arena), so the arena ends up with
- * the size most steps use whichever came first, without moving back and forth. When the holder
- * leaves the cache, the next size built gets it.
+ * holder's models are released, this size's built or rebuilt with the arena). So the arena ends
+ * up with the size most steps use when it is used at least 1.5 times as often as any other (two
+ * sizes used about equally leave it where it is), without moving back and forth: use counts are
+ * never reset, so each takeover needs more uses than the last. When the holder leaves the cache,
+ * the next size built gets it.
+ *
+ * Not re-entrant: the trainer asks for one size at a time and uses its models before asking again
+ * (a takeover releases another size's models, which no step may be using then).
  */
 
 /** Models of one size: whatever the builder returns, marked with whether it has the arena. */
@@ -53,10 +60,12 @@ export class SizedModelCache<M extends SizedModels> {
     this.uses.set(key, used);
     let models = this.models.get(key);
     this.models.delete(key);
-    if (models && !models.arena && this.options.arena) {
+    if (!models?.arena && this.options.arena) {
+      // A size without the arena (cached, or evicted earlier and back) takes it over from the holder.
       const holder = this.holder();
-      if (used >= TAKEOVER_RATIO * (holder ? this.uses.get(holder)! : 0) + TAKEOVER_MARGIN) {
-        if (holder) await this.drop(holder);
+      if (holder !== undefined && used >= TAKEOVER_RATIO * this.uses.get(holder)! + TAKEOVER_MARGIN) await this.drop(holder);
+      // A cached size without it is rebuilt once no size holds it (and it is used at all often).
+      if (models && this.holder() === undefined && used >= TAKEOVER_MARGIN) {
         await this.options.release(models);
         models = undefined;
       }
