@@ -41,7 +41,7 @@ export * from './io/half.js';
 export * from './infer/index.js';
 export * as models from './models/index.js';
 export * from './data/index.js';
-export { DetectorTrainer, DETECTOR_LOSS_COMPONENTS, type DetectorTrainerOptions, type DetectorStepResult, type DetectorLosses, type DetectorModelDocument } from './train/detector-trainer.js';
+export { DetectorTrainer, DETECTOR_LOSS_COMPONENTS, type DetectorTrainerOptions, type DetectorStepResult, type DetectorLosses, type DetectorModelDocument, type SegmentModelsBuilt } from './train/detector-trainer.js';
 export { detectorPass, POOLED_LEVELS, SEGMENT1_CHAINED, type SegmentedDetector, type SegmentSessions, type StepSample, type StepSampleSource, type DetectorPass } from './train/detector-step.js';
 export { trainDetector, resolveDataSource, TRAIN_FILES, type TrainDetectorOptions, type TrainDetectorResult, type TrainEvent, type EpochRecord, type DataSource } from './train/detector-fit.js';
 export { learningCurveSvg, renderLearningCurve, type CurveStep, type CurveEpoch, type LearningCurveOptions } from './render/learning-curve.js';

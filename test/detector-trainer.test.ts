@@ -158,7 +158,7 @@ test('segment 1 models: one padded size at a time has the memory arena, none in 
   }
 });
 
-test('forward-only losses (validation) use the eval model alone: no training models are built for them', async () => {
+test('forward-only losses (validation) use the eval model alone: no training models are built for them; a step reports the builds it made', async () => {
   const set = await writeSquareSet(2, 64, 2);
   const trainer = await makeTrainer({ set, size: 64, batch: 2 });
   try {
@@ -173,8 +173,14 @@ test('forward-only losses (validation) use the eval model alone: no training mod
     const l = await trainer.datasetLoss(dataset, { batchSize: 1 });
     assert.ok(Number.isFinite(l.total));
     assert.equal(calls, 0);
-    await trainer.trainStep();
-    assert.equal(calls, 1);
+    // The first step builds its size's models and says so; the next reuses them.
+    const [first, second] = [await trainer.trainStep(), await trainer.trainStep()];
+    assert.equal(calls, 2);
+    assert.equal(first.modelsBuilt?.length, 1);
+    const built = first.modelsBuilt![0]!;
+    assert.deepEqual([built.batch, built.height, built.width, built.arena], [2, 64, 64, true]);
+    assert.ok(built.seconds > 0 && built.seconds * 1000 <= first.timings.segment1, 'the build is part of the step');
+    assert.equal(second.modelsBuilt, undefined);
   } finally {
     await trainer.release();
   }

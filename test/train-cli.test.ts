@@ -63,6 +63,8 @@ test('train writes the loss log, curve, checkpoints and model.json; --resume con
   const second = await run([...common, '--epochs', '2', '--resume', '--low-memory']);
   assert.equal(second.status, 0, second.stderr);
   assert.match(second.stderr, /resuming at step 2\/4/);
+  // The resumed process builds its training models again at its first step, and says so.
+  assert.match(second.stderr, /step 3: built training models for \d+ × \d+×\d+ padded images in [\d.]+ s, without the memory arena/);
   assert.match(second.stderr, /low memory: the backward pass runs without onnxruntime's memory arena/);
   const log = await readLossLog(path.join(out, 'loss.csv'));
   assert.deepEqual(log.records.map((r) => r.step), [1, 2, 3, 4]);

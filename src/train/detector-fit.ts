@@ -30,7 +30,7 @@ import type { Tensor } from '../graph/values.js';
 import { renderLearningCurve } from '../render/learning-curve.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { loadCheckpoint, type JsonValue, type OptimizerConfig } from './checkpoint.js';
-import { DETECTOR_LOSS_COMPONENTS, DetectorTrainer, type DetectorLosses, type DetectorModelDocument, type DetectorStepResult } from './detector-trainer.js';
+import { DETECTOR_LOSS_COMPONENTS, DetectorTrainer, type DetectorLosses, type DetectorModelDocument, type DetectorStepResult, type SegmentModelsBuilt } from './detector-trainer.js';
 import { readLossLog } from './loss-log.js';
 import { budgetLrPlan, budgetMilestones, expectedSteps, type BudgetLrPlan } from './budget-lr-steps.js';
 import { detectionScheduleInSteps, torchvisionDetectionSchedule } from './schedule.js';
@@ -113,6 +113,12 @@ export type TrainEvent =
 /** One line about an LR drop the time budget brought forward (CLI and demo progress). */
 export function describeLrDrop(e: Extract<TrainEvent, { kind: 'lr-drop' }>): string {
   return `step ${e.step + 1}: LR down to ${e.lr.toPrecision(3)}, planned for step ${e.plannedStep + 1}: about ${e.expectedSteps} steps fit the time budget`;
+}
+
+/** One line about segment 1 training models a step built (CLI progress): why that step took longer, and its memory. */
+export function describeModelsBuilt(b: SegmentModelsBuilt, step: number): string {
+  const arena = b.arena ? 'with the memory arena' : 'without the memory arena (one image size at a time has it; none with --low-memory)';
+  return `step ${step}: built training models for ${b.batch} × ${b.height}×${b.width} padded images in ${b.seconds.toFixed(1)} s, ${arena}`;
 }
 
 /** The result of a run. */

@@ -102,6 +102,21 @@ export interface DetectorStepResult {
   images: number;
   /** Milliseconds per stage, plus `data` (decode/augment/transform) and `optimizer`. */
   timings: DetectorPass['timings'] & { data: number; optimizer: number };
+  /**
+   * Segment 1's training models this step built, included in its time: the first batch of a
+   * padded size, or a size rebuilt to take the memory arena over (src/train/sized-model-cache.ts).
+   */
+  modelsBuilt?: SegmentModelsBuilt[];
+}
+
+/** Segment 1 training models built for one padded batch shape. */
+export interface SegmentModelsBuilt {
+  batch: number;
+  height: number;
+  width: number;
+  /** Whether they run with onnxruntime's memory arena (one size at a time has it; none in low-memory mode). */
+  arena: boolean;
+  seconds: number;
 }
 
 /** The model document stored in checkpoints (`model` of the metadata) and in model.json. */
@@ -196,6 +211,8 @@ export class DetectorTrainer {
     private readonly all: ReadonlyMap<string, ParamBuffer>,
     private readonly optimizer: TrainerOptimizer,
     private readonly releaseSessions: () => Promise<void>,
+    /** Segment 1 model builds not yet reported by a step (filled by the model cache). */
+    private readonly builds: SegmentModelsBuilt[],
   ) {
     const s = options.seeds ?? {};
     this.rngs = { shuffle: new Rng(s.shuffle ?? 1), augment: new Rng(s.augment ?? 2), sample: new Rng(s.sample ?? 3) };
@@ -231,9 +248,11 @@ export class DetectorTrainer {
     ]);
     // Segment 1's models per padded input size, the memory arena for one size at a time (sized-model-cache.ts).
     const frozen = new MapWeights(new Map([...all].map(([n, b]) => [n, { dtype: 'float32' as const, dims: [...b.shape], data: b.data }])));
+    const builds: SegmentModelsBuilt[] = [];
     const segment1Models = new SizedModelCache<BackwardSessions>({
       capacity: SEGMENT1_CACHE,
       arena,
+      onBuild: ({ dims: [batch, height, width], arena: withArena, seconds }) => builds.push({ batch: batch!, height: height!, width: width!, arena: withArena, seconds }),
       build: async (dims, withArena) => {
         const [batch, height, width] = dims as [number, number, number];
         const seg1: TrainingSegment = { graph: buildSegment1(config, frozen, [batch, height, width]), trainable: t1, chained: SEGMENT1_CHAINED };
@@ -248,7 +267,7 @@ export class DetectorTrainer {
     const model: SegmentedDetector = { config, segment1, segment1Eval: seg1Eval, segment2: { eval: seg2Eval, ...seg2Backward }, seg1Params, seg2Params };
     // Not kept: the weight source (a torchvision R50 file is 167 MB); every value now lives in `all`.
     const { weights: _source, ...kept } = o;
-    return new DetectorTrainer(config, kept, model, all, optimizer, release);
+    return new DetectorTrainer(config, kept, model, all, optimizer, release, builds);
   }
 
   /** Whether the backward models run without onnxruntime's memory arena (the `lowMemory` option). */
@@ -332,7 +351,11 @@ export class DetectorTrainer {
     this.completed += 1;
     const l = losses(pass.losses);
     if (this.options.lossLog !== undefined) await (await this.lossLog()).append({ step: this.completed, epoch, lr, losses: l });
-    return { step: this.completed, epoch, lr, gradNorm, losses: l, images: batch.images.length, timings: { ...pass.timings, data: tData, optimizer: tOpt } };
+    const modelsBuilt = this.builds.splice(0);
+    return {
+      step: this.completed, epoch, lr, gradNorm, losses: l, images: batch.images.length, timings: { ...pass.timings, data: tData, optimizer: tOpt },
+      ...(modelsBuilt.length > 0 ? { modelsBuilt } : {}),
+    };
   }
 
   /**

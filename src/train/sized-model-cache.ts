@@ -36,6 +36,8 @@ export interface SizedModelCacheOptions<M extends SizedModels> {
   /** Build the models of an input shape, with or without the arena. */
   build(dims: readonly number[], arena: boolean): Promise<M>;
   release(models: M): Promise<void>;
+  /** Told after each build: the shape, whether it got the arena, and how long it took. */
+  onBuild?(built: { dims: readonly number[]; arena: boolean; seconds: number }): void;
 }
 
 /** A size takes the arena over at TAKEOVER_RATIO × the holder's uses + TAKEOVER_MARGIN uses. */
@@ -72,7 +74,9 @@ export class SizedModelCache<M extends SizedModels> {
     }
     if (!models) {
       if (this.models.size >= this.options.capacity) await this.drop(this.models.keys().next().value as string);
+      const t0 = performance.now();
       models = await this.options.build(dims, this.options.arena && this.holder() === undefined);
+      this.options.onBuild?.({ dims: [...dims], arena: models.arena, seconds: (performance.now() - t0) / 1000 });
     }
     this.models.set(key, models);
     return models;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AugmentOptions } from '../../data/augment.js';
 import { PRESET_NAMES } from '../../models/presets.js';
-import { describeLrDrop, trainDetector, TRAIN_FILES, type TrainEvent } from '../../train/detector-fit.js';
+import { describeLrDrop, describeModelsBuilt, trainDetector, TRAIN_FILES, type TrainEvent } from '../../train/detector-fit.js';
 import { availableCores } from '../../util/cores.js';
 import { formatDuration } from '../../util/progress.js';
 import { CliError, UsageError } from '../errors.js';
@@ -96,6 +96,10 @@ function reporter(json: boolean, budgetMinutes?: number): (e: TrainEvent) => voi
       out.write(`${e.resumed ? 'resuming at' : 'training from'} step ${e.startStep}/${e.steps} (${e.stepsPerEpoch} steps/epoch; ${e.trainImages} training, ${e.valImages} validation images; preset ${e.config.preset}, ${e.config.arch.numClasses - 1} class(es))\n`);
     } else if (e.kind === 'step') {
       const r = e.result;
+      for (const b of r.modelsBuilt ?? []) {
+        out.write(`${tty && barShown ? '\r\x1b[2K' : ''}${describeModelsBuilt(b, r.step)}\n`);
+        barShown = false;
+      }
       images += r.images;
       const done = r.step - startStep;
       const seconds = (performance.now() - t0) / 1000;
