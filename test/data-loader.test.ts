@@ -135,6 +135,22 @@ test('quarter turns come grouped by batch: a batch of landscape images is all la
   assert.ok(orientations.some((o) => o.has('portrait')) && orientations.some((o) => o.has('landscape')), 'both orientations occur');
 });
 
+test('images of both orientations: batches of one orientation where the epoch allows (groupByOrientation)', async () => {
+  // Every third image transposed to portrait (boxes transposed with it).
+  const annotations = tinyAnnotations(12).map((a, i) => (i % 3 !== 0 ? a : {
+    ...a, width: a.height, height: a.width, objects: a.objects.map((o) => ({ ...o, x1: o.y1, y1: o.x1, x2: o.y2, y2: o.x2 })),
+  }));
+  const set = await writeTinySet(annotations);
+  const d = await DetectionDataset.load({ annotations: set.vocDir, format: 'voc', imageDir: set.imageDir });
+  const orientation = (b: DetectionBatch) => new Set(b.images.map((im) => (im.width > im.height ? 'landscape' : 'portrait')));
+  // 8 landscape and 4 portrait at batch 2: all 6 batches of an epoch can be of one orientation.
+  const grouped = await run(new DetectionLoader(d, { batchSize: 2 }), rngs(), 0, 12);
+  assert.ok(grouped.every((b) => orientation(b).size === 1), 'one orientation per batch');
+  for (const epoch of [grouped.slice(0, 6), grouped.slice(6)]) assert.equal(new Set(epoch.flatMap((b) => b.indices)).size, 12, 'every image once per epoch');
+  const plain = await run(new DetectionLoader(d, { batchSize: 2, groupByOrientation: false }), rngs(), 0, 12);
+  assert.ok(plain.some((b) => orientation(b).size === 2), 'without grouping some batch mixes them (the check can fail)');
+});
+
 test('toModelInput: GeneralizedRCNNTransform batch, boxes scaled to the resized images', async () => {
   const d = await tinyDataset();
   const batch = await new DetectionLoader(d, { batchSize: 2, shuffle: false }).next(0, rngs());

@@ -1,6 +1,7 @@
 /**
  * Batches of detection samples for training: the example order of each epoch from the `shuffle`
- * stream (EpochOrder, src/train/trainer-data.ts: full batches, resumable mid-epoch), images decoded
+ * stream (EpochOrder, src/train/trainer-data.ts: full batches of one orientation where the order
+ * allows, resumable mid-epoch), images decoded
  * a few at a time, augmentation from the `augment` stream, and optionally the next batch decoded in
  * the background while the current one trains.
  *
@@ -38,6 +39,13 @@ export interface DetectionLoaderOptions {
   /** Images decoded at the same time (default 4). */
   concurrency?: number;
   /**
+   * Batches of one orientation where the epoch's order allows (default true): landscape, portrait
+   * and square images in separate batches (EpochOrder's `groups`, from the image sizes the dataset
+   * read), so a batch is not padded to the larger of both sides. No effect when all images share one
+   * orientation.
+   */
+  groupByOrientation?: boolean;
+  /**
    * Decoded images kept in memory, in bytes (default {@link DEFAULT_CACHE_BYTES}; 0 turns it
    * off): a small data set is decoded once instead of every epoch. Images are cached in the order
    * they are first decoded until the budget is full.
@@ -68,7 +76,7 @@ export class DetectionLoader {
     options: DetectionLoaderOptions,
   ) {
     this.shuffle = options.shuffle ?? true;
-    this.order = new EpochOrder(dataset.size, options.batchSize, this.shuffle);
+    this.order = new EpochOrder(dataset.size, options.batchSize, this.shuffle, options.groupByOrientation === false ? undefined : orientationGroups(dataset));
     this.augment = options.augment ? validateAugmentOptions(options.augment) : undefined;
     this.prefetchOn = options.prefetch ?? true;
     this.concurrency = options.concurrency ?? 4;
@@ -123,7 +131,7 @@ export class DetectionLoader {
   /** The indices `next(step)` will use, without drawing from `shuffle` (a copy redraws a new epoch's order). */
   private peekIndices(step: number, shuffle: Rng): number[] {
     if (step % this.order.stepsPerEpoch !== 0) return this.order.indices(step, shuffle);
-    const copy = new EpochOrder(this.order.size, this.order.batchSize, this.shuffle);
+    const copy = new EpochOrder(this.order.size, this.order.batchSize, this.shuffle, this.order.groups);
     return copy.indices(0, new Rng(shuffle.state));
   }
 
@@ -160,4 +168,15 @@ export class DetectionLoader {
     await Promise.all(Array.from({ length: Math.min(this.concurrency, indices.length) }, worker));
     return out;
   }
+}
+
+/**
+ * Orientation of each image (0 landscape, 1 portrait, 2 square) from the sizes the dataset read
+ * from the image headers; undefined when they are unknown (a dataset without records) or all alike.
+ */
+function orientationGroups(dataset: DetectionDataset): number[] | undefined {
+  const records = (dataset as Partial<Pick<DetectionDataset, 'records'>>).records;
+  if (!records || records.length !== dataset.size) return undefined;
+  const groups = records.map((r) => (r.width > r.height ? 0 : r.width < r.height ? 1 : 2));
+  return groups.every((g) => g === groups[0]) ? undefined : groups;
 }

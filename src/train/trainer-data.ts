@@ -35,15 +35,21 @@ export class EpochOrder {
   private order: number[] = [];
   private epochStart: Uint32Array;
 
+  /**
+   * `groups` (optional, a group id per example): batches drawn from one group where the order
+   * allows, see {@link groupedOrder}.
+   */
   constructor(
     readonly size: number,
     readonly batchSize: number,
     private readonly shuffle: boolean,
+    readonly groups?: readonly number[],
   ) {
     if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError(`dataset.size must be a positive integer, got ${size}`);
     if (!Number.isSafeInteger(batchSize) || batchSize <= 0 || batchSize > size) {
       throw new RangeError(`batchSize must be an integer in [1, dataset.size = ${size}], got ${batchSize}`);
     }
+    if (groups !== undefined && groups.length !== size) throw new RangeError(`groups has ${groups.length} entries for ${size} examples`);
     this.epochStart = new Uint32Array(4);
   }
 
@@ -72,6 +78,33 @@ export class EpochOrder {
   private draw(rng: Rng): void {
     this.epochStart = rng.state;
     const all = Array.from({ length: this.size }, (_, i) => i);
-    this.order = this.shuffle ? rng.shuffle(all) : all;
+    const drawn = this.shuffle ? rng.shuffle(all) : all;
+    this.order = this.groups ? groupedOrder(drawn, this.groups, this.batchSize) : drawn;
   }
+}
+
+/**
+ * An order whose batches (consecutive runs of `batchSize`) each hold one group where possible, as
+ * torchvision's GroupedBatchSampler makes them: walking `order`, a group's batch is emitted when it
+ * has `batchSize` examples; the examples left over (fewer than `batchSize` of each group) follow in
+ * their order, as the epoch's last, mixed batches. Every example stays once in the order, so the
+ * number of full batches is unchanged; with one group the order is `order` itself.
+ */
+export function groupedOrder(order: readonly number[], groups: readonly number[], batchSize: number): number[] {
+  const filling = new Map<number, number[]>();
+  const out: number[] = [];
+  for (const i of order) {
+    const g = groups[i]!;
+    const batch = filling.get(g) ?? [];
+    batch.push(i);
+    if (batch.length === batchSize) {
+      out.push(...batch);
+      filling.delete(g);
+    } else {
+      filling.set(g, batch);
+    }
+  }
+  const placed = new Set(out);
+  for (const i of order) if (!placed.has(i)) out.push(i);
+  return out;
 }
