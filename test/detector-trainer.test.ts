@@ -20,7 +20,7 @@ import { readLossLog } from '../src/train/loss-log.js';
 import type { OptimizerConfig } from '../src/train/checkpoint.js';
 import { Rng } from '../src/util/rng.js';
 import { writeSquareSet } from './fixtures/train/squares-set.js';
-import type { TinySet } from './fixtures/data/tiny-set.js';
+import { tinyAnnotations, writeTinySet, type TinySet } from './fixtures/data/tiny-set.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hpa-dtrainer-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -34,11 +34,12 @@ interface Make {
   lossLog?: string;
   augment?: boolean;
   lowMemory?: boolean;
+  groupByOrientation?: boolean;
 }
 
 async function makeTrainer(o: Make): Promise<DetectorTrainer> {
   const dataset = await DetectionDataset.load({ annotations: o.set.vocDir, format: 'voc', imageDir: o.set.imageDir });
-  const loader = new DetectionLoader(dataset, { batchSize: o.batch, ...(o.augment ? { augment: { hflip: 0.5, vflip: 0.5 } } : {}) });
+  const loader = new DetectionLoader(dataset, { batchSize: o.batch, ...(o.augment ? { augment: { hflip: 0.5, vflip: 0.5 } } : {}), ...(o.groupByOrientation === false ? { groupByOrientation: false } : {}) });
   const config = fasterRcnnConfig('light', { arch: { numClasses: dataset.classes.size + 1 }, transform: { minSize: o.size, maxSize: o.size } });
   return DetectorTrainer.create({
     config, weights: new RandomWeights(o.seed ?? 0), loader, classes: dataset.classes.names,
@@ -183,6 +184,25 @@ test('forward-only losses (validation) use the eval model alone: no training mod
     assert.equal(second.modelsBuilt, undefined);
   } finally {
     await trainer.release();
+  }
+});
+
+test('a checkpoint records a grouped epoch order; a resume with a different order is refused', async () => {
+  // Landscape and portrait images: the loader groups them unless told not to.
+  const set = await writeTinySet(tinyAnnotations(6).map((a, i) => (i % 2 === 0 ? a : {
+    ...a, width: a.height, height: a.width, objects: a.objects.map((o) => ({ ...o, x1: o.y1, y1: o.x1, x2: o.y2, y2: o.x2 })),
+  })));
+  const ckpt = path.join(tmp, 'ungrouped.safetensors');
+  const plain = await makeTrainer({ set, size: 64, batch: 2, groupByOrientation: false });
+  await plain.save(ckpt);
+  await plain.release();
+  const grouped = await makeTrainer({ set, size: 64, batch: 2 });
+  const again = await makeTrainer({ set, size: 64, batch: 2, groupByOrientation: false });
+  try {
+    await assert.rejects(grouped.load(ckpt), /data\.groupedOrder is false in the checkpoint, true in this trainer/);
+    await again.load(ckpt);
+  } finally {
+    await Promise.all([grouped.release(), again.release()]);
   }
 });
 

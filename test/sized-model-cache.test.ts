@@ -105,6 +105,22 @@ test('a build that fails leaves nothing half cached; the next size built gets th
   assert.deepEqual(await use(S), ['512x512:A']);
 });
 
+test('onBuild reports every build with its shape and arena, the takeover rebuild included', async () => {
+  const reported: string[] = [];
+  const cache = new SizedModelCache<Fake>({
+    capacity: 3,
+    arena: true,
+    build: async (dims, arena) => ({ key: dims.join('x'), arena, released: false }),
+    release: async (m) => void (m.released = true),
+    onBuild: ({ dims, arena, seconds }) => {
+      assert.ok(seconds >= 0);
+      reported.push(`${dims.join('x')}:${arena ? 'A' : '-'}`);
+    },
+  });
+  for (const dims of [P, ...Array.from({ length: 6 }, () => L)]) await cache.get([1, ...dims]);
+  assert.deepEqual(reported, ['1x640x480:A', '1x480x640:-', '1x480x640:A']);
+});
+
 test('lowMemory: no size ever gets the arena, however often used', async () => {
   const { built, use } = fakeCache(3, false);
   const got = await use(...Array.from({ length: 12 }, () => L), P);

@@ -132,6 +132,8 @@ interface DataLayout {
   size: number;
   batchSize: number;
   intraOpThreads: number;
+  /** Whether the epoch order groups the examples (by orientation: a different order); stored only when true. */
+  groupedOrder?: boolean;
 }
 
 function losses(c: DetectionLossComponents): DetectorLosses {
@@ -339,6 +341,7 @@ export class DetectorTrainer {
 
   /** One step: batch, both segments forward and backward, clipping, optimizer step, loss-log line. */
   async trainStep(): Promise<DetectorStepResult> {
+    this.builds.length = 0; // builds outside a step (or in one that failed) are not this step's
     const epoch = this.epoch;
     const t0 = performance.now();
     const batch = await this.options.loader.next(this.completed, this.rngs);
@@ -406,7 +409,7 @@ export class DetectorTrainer {
 
   private layout(): DataLayout {
     const order = this.options.loader.order;
-    return { size: order.size, batchSize: order.batchSize, intraOpThreads: this.options.threads?.intraOp ?? 1 };
+    return { size: order.size, batchSize: order.batchSize, intraOpThreads: this.options.threads?.intraOp ?? 1, ...(order.groups ? { groupedOrder: true } : {}) };
   }
 
   /**
@@ -442,8 +445,9 @@ export class DetectorTrainer {
         throw new Error(`${file}: model.config.${section} differs from this trainer's (${JSON.stringify(theirs?.[section])} vs ${JSON.stringify(this.config[section])})`);
       }
     }
-    const saved = (c.extra?.['data'] ?? {}) as Partial<DataLayout>;
-    const mine = this.layout();
+    // A checkpoint without groupedOrder had an ungrouped order (written before grouping, or one orientation).
+    const saved = { groupedOrder: false, ...(c.extra?.['data'] ?? {}) as Partial<DataLayout> };
+    const mine = { groupedOrder: false, ...this.layout() };
     for (const key of Object.keys(mine) as (keyof DataLayout)[]) {
       if (saved[key] !== mine[key]) throw new Error(`${file}: data.${key} is ${JSON.stringify(saved[key])} in the checkpoint, ${JSON.stringify(mine[key])} in this trainer (resume would not be bit for bit)`);
     }

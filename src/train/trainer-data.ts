@@ -28,8 +28,9 @@ export interface TrainerDataset {
 
 /**
  * The example order of each epoch: a Fisher–Yates shuffle from the `shuffle` stream at the epoch's
- * first step (or 0..size-1 without shuffling). `stateAtEpochStart` is what a checkpoint stores
- * as rng.shuffle, so a resume redraws the same order and skips the batches already done.
+ * first step (or 0..size-1 without shuffling), its full batches regrouped when `groups` is given
+ * ({@link groupedOrder}). `checkpointState` is what a checkpoint stores as rng.shuffle, so a resume
+ * redraws the same order and skips the batches already done.
  */
 export class EpochOrder {
   private order: number[] = [];
@@ -79,16 +80,21 @@ export class EpochOrder {
     this.epochStart = rng.state;
     const all = Array.from({ length: this.size }, (_, i) => i);
     const drawn = this.shuffle ? rng.shuffle(all) : all;
-    this.order = this.groups ? groupedOrder(drawn, this.groups, this.batchSize) : drawn;
+    // The examples past the last full batch are set aside first, so each example is left out of an
+    // epoch with the same chance as without groups (grouping them last would always drop the
+    // leftovers of a small group).
+    const used = this.stepsPerEpoch * this.batchSize;
+    this.order = this.groups ? [...groupedOrder(drawn.slice(0, used), this.groups, this.batchSize), ...drawn.slice(used)] : drawn;
   }
 }
 
 /**
- * An order whose batches (consecutive runs of `batchSize`) each hold one group where possible, as
- * torchvision's GroupedBatchSampler makes them: walking `order`, a group's batch is emitted when it
- * has `batchSize` examples; the examples left over (fewer than `batchSize` of each group) follow in
- * their order, as the epoch's last, mixed batches. Every example stays once in the order, so the
- * number of full batches is unchanged; with one group the order is `order` itself.
+ * An order whose batches (consecutive runs of `batchSize`) each hold one group where possible:
+ * walking `order`, a group's batch is emitted when it has `batchSize` examples, as torchvision's
+ * GroupedBatchSampler does; the examples left over (fewer than `batchSize` of each group) follow in
+ * their order, as the epoch's last batches, which may mix groups (torchvision instead fills them
+ * with repeats from the same group). Every example stays once in the order, so the number of full
+ * batches is unchanged; with one group the order is `order` itself.
  */
 export function groupedOrder(order: readonly number[], groups: readonly number[], batchSize: number): number[] {
   const filling = new Map<number, number[]>();
