@@ -82,21 +82,22 @@ export function augmentBatch(samples: readonly DetectionSample[], options: Augme
   const leaders = new Map<Orientation, number>();
   return samples.map((sample, i) => {
     const u = draws[i]!;
-    const orientation = orientationOf(sample);
+    const o = orientation(sample.image);
     let turns = quarterTurns(u, p);
-    if (orientation !== 'square') {
-      const parity = leaders.get(orientation);
-      if (parity === undefined) leaders.set(orientation, turns % 2);
+    if (o !== 'square') {
+      const parity = leaders.get(o);
+      if (parity === undefined) leaders.set(o, turns % 2);
       else turns = quarterTurnsWithParity(u, p, parity);
     }
     return applyAugment(sample, options, u, turns);
   });
 }
 
-type Orientation = 'landscape' | 'portrait' | 'square';
+export type Orientation = 'landscape' | 'portrait' | 'square';
 
-function orientationOf({ image }: DetectionSample): Orientation {
-  return image.width > image.height ? 'landscape' : image.width < image.height ? 'portrait' : 'square';
+/** Orientation of an image of this size (the loader batches by it too). */
+export function orientation({ width, height }: { width: number; height: number }): Orientation {
+  return width > height ? 'landscape' : width < height ? 'portrait' : 'square';
 }
 
 /** Draw everything first, in a fixed order and count, so the stream never depends on outcomes. */

@@ -12,7 +12,7 @@
 import type { ImageTensor } from '../infer/transform.js';
 import { EpochOrder, type TrainerRngs } from '../train/trainer-data.js';
 import { Rng } from '../util/rng.js';
-import { augmentBatch, validateAugmentOptions, type AugmentOptions } from './augment.js';
+import { augmentBatch, orientation, validateAugmentOptions, type AugmentOptions, type Orientation } from './augment.js';
 import { copyTarget, type DetectionDataset, type DetectionSample, type DetectionTarget } from './dataset.js';
 
 /**
@@ -171,12 +171,12 @@ export class DetectionLoader {
 }
 
 /**
- * Orientation of each image (0 landscape, 1 portrait, 2 square) from the sizes the dataset read
- * from the image headers; undefined when they are unknown (a dataset without records) or all alike.
+ * Orientation of each image from the sizes the dataset read from the image headers; undefined when
+ * they are unknown (a dataset without records) or all alike.
  */
-function orientationGroups(dataset: DetectionDataset): number[] | undefined {
+function orientationGroups(dataset: DetectionDataset): Orientation[] | undefined {
   const records = (dataset as Partial<Pick<DetectionDataset, 'records'>>).records;
   if (!records || records.length !== dataset.size) return undefined;
-  const groups = records.map((r) => (r.width > r.height ? 0 : r.width < r.height ? 1 : 2));
+  const groups = records.map(orientation);
   return groups.every((g) => g === groups[0]) ? undefined : groups;
 }

@@ -37,14 +37,14 @@ export class EpochOrder {
   private epochStart: Uint32Array;
 
   /**
-   * `groups` (optional, a group id per example): batches drawn from one group where the order
+   * `groups` (optional, a group key per example): batches drawn from one group where the order
    * allows, see {@link groupedOrder}.
    */
   constructor(
     readonly size: number,
     readonly batchSize: number,
     private readonly shuffle: boolean,
-    readonly groups?: readonly number[],
+    readonly groups?: readonly (number | string)[],
   ) {
     if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError(`dataset.size must be a positive integer, got ${size}`);
     if (!Number.isSafeInteger(batchSize) || batchSize <= 0 || batchSize > size) {
@@ -96,8 +96,8 @@ export class EpochOrder {
  * with repeats from the same group). Every example stays once in the order, so the number of full
  * batches is unchanged; with one group the order is `order` itself.
  */
-export function groupedOrder(order: readonly number[], groups: readonly number[], batchSize: number): number[] {
-  const filling = new Map<number, number[]>();
+export function groupedOrder(order: readonly number[], groups: readonly (number | string)[], batchSize: number): number[] {
+  const filling = new Map<number | string, number[]>();
   const out: number[] = [];
   for (const i of order) {
     const g = groups[i]!;
