@@ -30,6 +30,7 @@ import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { packageRoot } from '../src/native.js';
 import { TrainerOptimizer, type ParamBuffer } from '../src/train/trainer-optimizer.js';
 import { Rng } from '../src/util/rng.js';
+import { assumedPeak, median } from './bench-util.js';
 import { resnet18GnClassifier, trainingFlops } from './resnet18-gn-classifier.js';
 
 const REPS = Number(process.env.REPS ?? 5);
@@ -39,10 +40,9 @@ const THREADS = Number(process.env.THREADS ?? 2);
 const SIZE = Number(process.env.SIZE ?? 512);
 const CLASSES = 4;
 const SGD = { kind: 'sgd' as const, lr: 1e-3, momentum: 0.9 };
-/** Zen 4 EPYC without AVX-512 (masked by the hypervisor): 2 × 256-bit FMA pipes = 32 fp32 FLOP/cycle/core, THREADS cores (2), 2.6 GHz (TSC). */
-const PEAK_GFLOPS = THREADS * 32 * 2.6;
+/** The fp32 peak of THREADS cores of this machine (AVX2 or AVX-512, read from /proc/cpuinfo). */
+const PEAK = assumedPeak(THREADS);
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const cpuMs = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1000;
 
 /** The torch helper as a request/response process. */
@@ -170,11 +170,11 @@ async function main(): Promise<void> {
     console.log(`torch ${String(torch.info.torch)} BLAS: ${blas.config?.join(' | ')}; loaded: ${blas.loaded?.join(', ') || 'none'}; openblas-pthread: ${blas.openblas_pthread ? 'yes' : 'NO (figures not comparable)'}`);
     console.log(`gradients: loss ours ${lossOurs.toFixed(6)} torch ${lossTorch.toFixed(6)}; relative error ours vs torch (float32) per tensor max ${worst.e.toExponential(2)} (${worst.p}), median ${median(errors.map((x) => x.e)).toExponential(2)} over ${params.length} tensors`);
     console.log(`  against torch float64: ours max ${worst64.ours64.toExponential(2)} (${worst64.p}; torch float32 there ${worst64.torch64.toExponential(2)}), median ours ${median(errors.map((x) => x.ours64)).toExponential(2)} / torch float32 ${median(errors.map((x) => x.torch64)).toExponential(2)}; tensors where ours exceeds 3× torch's float32 error: ${offenders.length === 0 ? 'none' : offenders.map((x) => x.p).join(', ')}`);
-    console.log(`analytic FLOPs per step: forward ${(flops.forward / 1e9).toFixed(1)} G, backward ${(flops.backward / 1e9).toFixed(1)} G, total ${gflop.toFixed(1)} G; assumed peak ${PEAK_GFLOPS.toFixed(0)} GFLOP/s (${THREADS} core(s) × 2 FMA × 8 fp32 × 2 FLOP × 2.6 GHz, AVX2)`);
+    console.log(`analytic FLOPs per step: forward ${(flops.forward / 1e9).toFixed(1)} G, backward ${(flops.backward / 1e9).toFixed(1)} G, total ${gflop.toFixed(1)} G; assumed peak ${PEAK.gflops.toFixed(0)} GFLOP/s (${PEAK.description})`);
     console.log('| | forward s | backward s | optimizer s | step s | step CPU s | GFLOP/s | % of peak | peak RSS MB |');
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     const row = (name: string, f: number, b: number, o: number, st: number, cpu: number, rss: number): void =>
-      console.log(`| ${name} | ${s(f)} | ${s(b)} | ${s(o)} | ${s(st)} | ${s(cpu)} | ${(gflop / (st / 1000)).toFixed(1)} | ${((100 * gflop) / (st / 1000) / PEAK_GFLOPS).toFixed(0)}% | ${rss.toFixed(0)} |`);
+      console.log(`| ${name} | ${s(f)} | ${s(b)} | ${s(o)} | ${s(st)} | ${s(cpu)} | ${(gflop / (st / 1000)).toFixed(1)} | ${((100 * gflop) / (st / 1000) / PEAK.gflops).toFixed(0)}% | ${rss.toFixed(0)} |`);
     row('torch eager', median(theirs.fwd), median(theirs.bwd), median(theirs.opt), torchStep, median(theirs.cpu), torchRss);
     // Our backward = training run (forward + backward) − forward-only eval run.
     row('ours (ORT + native SGD)', median(ours.fwd), median(ours.train) - median(ours.fwd), median(ours.opt), oursStep, median(ours.cpu), process.resourceUsage().maxRSS / 1024);

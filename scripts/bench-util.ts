@@ -1,4 +1,5 @@
 /** Timing helpers shared by the benchmark scripts. */
+import { readFileSync } from 'node:fs';
 
 /** Median of a non-empty list (mean of the two middle values for an even count). */
 export function median(xs: number[]): number {
@@ -17,4 +18,33 @@ export function timeMs(fn: () => void, reps: number): number {
     ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   return median(ts);
+}
+
+/** The fp32 peak a benchmark reports its GFLOP/s against, and how it was derived. */
+export interface AssumedPeak {
+  gflops: number;
+  description: string;
+}
+
+/**
+ * fp32 peak of `cores` cores of this machine, read from /proc/cpuinfo: 2 FMA pipes per core,
+ * 16 fp32 lanes with AVX-512 (8 with AVX2 only), 2 FLOP per FMA, at the listed clock (the TSC
+ * clock on these VMs; boost may go higher, so a kernel can pass 100%). The machines lent here
+ * differ (AVX2-only EPYCs, AVX-512 ones), so a fixed figure would be wrong on some of them.
+ */
+export function assumedPeak(cores: number, cpuinfo = readCpuinfo()): AssumedPeak {
+  const flags = /^flags\s*:(.*)$/m.exec(cpuinfo)?.[1]?.split(/\s+/) ?? [];
+  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo)?.[1] ?? NaN);
+  const ghz = Number.isFinite(mhz) && mhz > 0 ? mhz / 1000 : 2.6;
+  const [lanes, isa] = flags.includes('avx512f') ? [16, 'AVX-512'] : flags.includes('avx2') ? [8, 'AVX2'] : [4, 'SSE'];
+  const gflops = cores * 2 * lanes * 2 * ghz;
+  return { gflops, description: `${cores} core(s) × 2 FMA × ${lanes} fp32 × 2 FLOP × ${ghz.toFixed(2)} GHz, ${isa}` };
+}
+
+function readCpuinfo(): string {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '';
+  }
 }
