@@ -37,7 +37,7 @@ import * as ort from 'onnxruntime-node';
 import { Detector } from '../src/infer/detector.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { packageRoot } from '../src/native.js';
-import { median } from './bench-util.js';
+import { median, profileByOp } from './bench-util.js';
 
 const env = process.env;
 const reps = Number(env.REPS ?? 7);
@@ -49,18 +49,6 @@ const profile = env.PROFILE === '1';
 
 interface Dets { boxes: number[]; scores: number[]; labels: number[] }
 interface RunReply { wall_s: number; cpu_s: number; timings?: Record<string, number>; inputShape?: number[]; imageSize?: number[] }
-
-/** Sum of ORT kernel time (ms) per operator type in a profile file; `total` is all nodes. */
-function profileByOp(file: string): Map<string, number> {
-  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
-  const byOp = new Map<string, number>();
-  for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
-    const op = e.args?.op_name ?? '?';
-    byOp.set(op, (byOp.get(op) ?? 0) + e.dur / 1000);
-  }
-  return byOp;
-}
 
 // ---------------------------------------------------------------- child: one side, line protocol
 async function worker(side: 'ours' | 'ort', dir: string): Promise<void> {

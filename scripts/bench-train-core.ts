@@ -6,6 +6,9 @@
  * and input, in the same run.
  *
  *   npm run bench:train-core          (REPS=n timed steps each, default 5; SIZE=512; THREADS=2)
+ *   PROFILE=1 npm run bench:train-core  afterwards runs the training graph 3 more times with
+ *                                     onnxruntime's profiler and prints kernel ms per run by
+ *                                     operator type
  *   AB=1 npm run bench:train-core     also times the training graph built with the earlier
  *                                     gradient formulations (gradTuning: slices im2col, node-by-node
  *                                     normalization gradient, im2col for the stem) in the same run
@@ -17,7 +20,7 @@
  * Steps alternate ours/torch so that both see the same machine load.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -30,11 +33,12 @@ import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { packageRoot } from '../src/native.js';
 import { TrainerOptimizer, type ParamBuffer } from '../src/train/trainer-optimizer.js';
 import { Rng } from '../src/util/rng.js';
-import { assumedPeak, median } from './bench-util.js';
+import { assumedPeak, median, profileByOp } from './bench-util.js';
 import { resnet18GnClassifier, trainingFlops } from './resnet18-gn-classifier.js';
 
 const REPS = Number(process.env.REPS ?? 5);
 const AB = process.env.AB === '1';
+const PROFILE = process.env.PROFILE === '1';
 /** Threads of each side (ORT intra-op, native SGD, torch.set_num_threads); 2 by default. THREADS=1 compares per-core efficiency (less sensitive to other jobs on the machine). */
 const THREADS = Number(process.env.THREADS ?? 2);
 const SIZE = Number(process.env.SIZE ?? 512);
@@ -178,6 +182,17 @@ async function main(): Promise<void> {
     row('torch eager', median(theirs.fwd), median(theirs.bwd), median(theirs.opt), torchStep, median(theirs.cpu), torchRss);
     // Our backward = training run (forward + backward) − forward-only eval run.
     row('ours (ORT + native SGD)', median(ours.fwd), median(ours.train) - median(ours.fwd), median(ours.opt), oursStep, median(ours.cpu), process.resourceUsage().maxRSS / 1024);
+    if (PROFILE) {
+      // A fresh session with the profiler on (the timed one stays unprofiled); 3 runs after the untimed first.
+      const runs = 3;
+      const prof = await ort.InferenceSession.create(serializeModel(art.training), { ...opts, enableProfiling: true, profileFilePrefix: path.join(dir, 'profile') });
+      for (let i = 0; i <= runs; i++) await prof.run(feeds());
+      await prof.release(); // onnxruntime writes the profile when the session ends
+      const byOp = profileByOp(path.join(dir, readdirSync(dir).find((f) => f.startsWith('profile'))!));
+      const total = [...byOp.values()].reduce((a, b) => a + b, 0);
+      console.log(`onnxruntime kernel time of the training graph, ms per run (${runs + 1} profiled runs, the first included): total ${(total / (runs + 1)).toFixed(1)}`);
+      for (const [op, ms] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${op.padEnd(20)} ${(ms / (runs + 1)).toFixed(1).padStart(7)}  ${((100 * ms) / total).toFixed(1)}%`);
+    }
     if (AB) console.log(`A/B: training graph (forward + backward) ${s(median(ours.train))} s now vs ${s(median(oldTrain))} s with the earlier formulations (same run, medians; peak RSS above includes both sessions)`);
     console.log(`ratio ours / torch: ${(oursStep / torchStep).toFixed(2)} wall, ${(median(ours.cpu) / median(theirs.cpu)).toFixed(2)} CPU; graph build + session creation ${buildS.toFixed(1)} s (once)`);
     if (offenders.length > 0) process.exitCode = 1;

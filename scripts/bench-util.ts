@@ -48,3 +48,15 @@ function readCpuinfo(): string {
     return '';
   }
 }
+
+/** Sum of onnxruntime kernel time (ms) per operator type in a profile file (`enableProfiling`). */
+export function profileByOp(file: string): Map<string, number> {
+  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+  const byOp = new Map<string, number>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const op = e.args?.op_name ?? '?';
+    byOp.set(op, (byOp.get(op) ?? 0) + e.dur / 1000);
+  }
+  return byOp;
+}
