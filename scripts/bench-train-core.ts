@@ -6,9 +6,11 @@
  * and input, in the same run.
  *
  *   npm run bench:train-core          (REPS=n timed steps each, default 5; SIZE=512; THREADS=2)
- *   PROFILE=1 npm run bench:train-core  afterwards runs the training graph 3 more times with
+ *   PROFILE=1 npm run bench:train-core  afterwards runs the training graph 4 more times with
  *                                     onnxruntime's profiler and prints kernel ms per run by
- *                                     operator type
+ *                                     operator type, then by role (forward products, weight and
+ *                                     input gradients, im2col, …) with the matrix products' sum
+ *                                     against torch's step
  *   AB=1 npm run bench:train-core     also times the training graph built with the earlier
  *                                     gradient formulations (gradTuning: slices im2col, node-by-node
  *                                     normalization gradient, im2col for the stem) in the same run
@@ -33,7 +35,7 @@ import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { packageRoot } from '../src/native.js';
 import { TrainerOptimizer, type ParamBuffer } from '../src/train/trainer-optimizer.js';
 import { Rng } from '../src/util/rng.js';
-import { assumedPeak, median, profileByOp } from './bench-util.js';
+import { assumedPeak, median, profileBy, profileByOp, type KernelEvent } from './bench-util.js';
 import { resnet18GnClassifier, trainingFlops } from './resnet18-gn-classifier.js';
 
 const REPS = Number(process.env.REPS ?? 5);
@@ -78,6 +80,28 @@ function relativeError(a: Float32Array | Float64Array, b: Float32Array | Float64
     den += b[i]! ** 2;
   }
   return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+/** The roles of the training graph's kernels that multiply matrices (the rest is element-wise work and data movement). */
+const MATRIX_PRODUCTS = ['forward Conv/Gemm', 'weight gradients: Gemm', 'input gradients: Conv / ConvTranspose', 'stem weight gradient: Conv over transposed tensors'];
+
+/**
+ * What a kernel of the training graph does, from our gradient builder's conventions (src/graph/grad):
+ * gradient nodes are named `grad.*`; a gradient Conv whose weight has one input channel is the
+ * weight gradient's im2col (depthwise, one-hot kh×kw kernels) or, with a kernel as large as a
+ * feature map, the stem's weight gradient computed as a Conv over transposed tensors.
+ */
+function trainingRole(e: KernelEvent): string {
+  const backward = e.node.startsWith('grad.');
+  if (!backward) return e.op === 'Conv' || e.op === 'Gemm' ? 'forward Conv/Gemm' : `forward ${e.op}`;
+  if (e.op === 'Gemm' || e.op === 'MatMul') return 'weight gradients: Gemm';
+  if (e.op === 'ConvTranspose') return 'input gradients: Conv / ConvTranspose';
+  if (e.op === 'Conv') {
+    const w = Object.values(e.inputShapes[1] ?? {})[0] ?? [];
+    if (w[1] !== 1) return 'input gradients: Conv / ConvTranspose';
+    return (w[2] ?? 0) * (w[3] ?? 0) > 49 ? 'stem weight gradient: Conv over transposed tensors' : 'weight gradients: im2col (depthwise Conv, one-hot kernels)';
+  }
+  return e.op === 'ScatterElements' ? 'backward ScatterElements (MaxPool gradient)' : `backward ${e.op}`;
 }
 
 async function main(): Promise<void> {
@@ -192,6 +216,17 @@ async function main(): Promise<void> {
       const total = [...byOp.values()].reduce((a, b) => a + b, 0);
       console.log(`onnxruntime kernel time of the training graph, ms per run (${runs + 1} profiled runs, the first included): total ${(total / (runs + 1)).toFixed(1)}`);
       for (const [op, ms] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${op.padEnd(20)} ${(ms / (runs + 1)).toFixed(1).padStart(7)}  ${((100 * ms) / total).toFixed(1)}%`);
+      // By role, the first (one-time work) run left out.
+      const byRole = profileBy(path.join(dir, readdirSync(dir).find((f) => f.startsWith('profile'))!), trainingRole, 1);
+      const perRun = (role: string): number => (byRole.get(role) ?? 0) / runs;
+      const kernels = [...byRole.values()].reduce((a, b) => a + b, 0) / runs;
+      console.log(`by role in the step, ms per run (the ${runs} runs after the first): ${kernels.toFixed(1)} in all`);
+      for (const [role, ms] of [...byRole].sort((a, b) => b[1] - a[1]).slice(0, 16)) console.log(`  ${role.padEnd(58)} ${(ms / runs).toFixed(1).padStart(7)}`);
+      const products = MATRIX_PRODUCTS.reduce((a, r) => a + perRun(r), 0);
+      console.log(
+        `matrix products (${MATRIX_PRODUCTS.length} roles above) ${products.toFixed(1)} ms + our SGD step ${median(ours.opt).toFixed(1)} ms = ${(products + median(ours.opt)).toFixed(0)} ms, ` +
+          `against torch's whole step ${torchStep.toFixed(0)} ms; the other kernels (${(kernels - products).toFixed(1)} ms) and the binding's copies are what a ratio ≤ 1.0 must lose`,
+      );
     }
     if (AB) console.log(`A/B: training graph (forward + backward) ${s(median(ours.train))} s now vs ${s(median(oldTrain))} s with the earlier formulations (same run, medians; peak RSS above includes both sessions)`);
     console.log(`ratio ours / torch: ${(oursStep / torchStep).toFixed(2)} wall, ${(median(ours.cpu) / median(theirs.cpu)).toFixed(2)} CPU; graph build + session creation ${buildS.toFixed(1)} s (once)`);

@@ -49,14 +49,46 @@ function readCpuinfo(): string {
   }
 }
 
+/** One node's kernel-time event in an onnxruntime profile file (`enableProfiling`). */
+export interface KernelEvent {
+  /** Node name (ours: the graph's node names, e.g. `grad.Conv_grad_3`). */
+  node: string;
+  op: string;
+  /** Input shapes, in input order (one entry per input, a dtype → dims object each). */
+  inputShapes: Record<string, number[]>[];
+  ms: number;
+  /** Which `session.run` of the session it belongs to (0-based; the first includes one-time work). */
+  run: number;
+}
+
+/** The kernel-time events of a profile file. */
+export function kernelEvents(file: string): KernelEvent[] {
+  type Raw = { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string; input_type_shape?: Record<string, number[]>[] } };
+  const events = JSON.parse(readFileSync(file, 'utf8')) as Raw[];
+  const runs = events.filter((e) => e.name === 'model_run').map((e) => [e.ts, e.ts + e.dur] as const);
+  return events
+    .filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'))
+    .map((e) => ({
+      node: e.name.slice(0, -'_kernel_time'.length),
+      op: e.args?.op_name ?? '?',
+      inputShapes: e.args?.input_type_shape ?? [],
+      ms: e.dur / 1000,
+      run: runs.findIndex(([start, end]) => e.ts >= start && e.ts <= end),
+    }));
+}
+
+/** Sum of kernel time (ms) per key of each event (`keyOf`, by default the operator type), over the runs from `firstRun` on. */
+export function profileBy(file: string, keyOf: (e: KernelEvent) => string = (e) => e.op, firstRun = 0): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const e of kernelEvents(file)) {
+    if (e.run < firstRun) continue;
+    const key = keyOf(e);
+    sums.set(key, (sums.get(key) ?? 0) + e.ms);
+  }
+  return sums;
+}
+
 /** Sum of onnxruntime kernel time (ms) per operator type in a profile file (`enableProfiling`). */
 export function profileByOp(file: string): Map<string, number> {
-  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
-  const byOp = new Map<string, number>();
-  for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
-    const op = e.args?.op_name ?? '?';
-    byOp.set(op, (byOp.get(op) ?? 0) + e.dur / 1000);
-  }
-  return byOp;
+  return profileBy(file);
 }
