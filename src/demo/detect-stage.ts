@@ -40,14 +40,17 @@ export const OVERLAY_SCORE = 0.7;
 /**
  * The demo's training defaults. The step count (epochs) is the budget, so the figure is the same
  * on every machine: 40 epochs of 18 steps (720) at 256 px took 333 s of a 5 min 42 s demo on a
- * quiet 2-core machine. From scratch the detector finds the cells within ~100 steps, but it tells
- * the two classes apart only once the LR drops after a long enough phase at full rate: 648 steps
- * on the default data (seed 0), more than 972 on seed 1 (docs/detection-training.md, "Learning
- * the synthetic classes"). So small images and many steps beat large images and few. The minutes
- * are a safety net that stops (and saves) the run on a slower or busier machine; when they bind,
- * the LR drop comes at 90% of the steps they allow instead of never (src/train/budget-lr-steps.ts).
+ * quiet AVX2 2-core machine, 143 s on an AVX-512 one. From scratch the detector finds the cells
+ * within ~100 steps; telling the two classes apart comes later and suddenly, after a plateau whose
+ * length varies with the data and the seed. The LR is torchvision's 0.02 scaled to the batch (its
+ * reference trains 16 images a step at 0.02 and says to scale linearly: 0.0025 for 2). At 0.02 the
+ * plateau outlasted the 720 steps on three data seeds of five, at 0.0025 on one, and that one had
+ * started to separate (docs/detection-training.md, "Learning the synthetic classes"). So small
+ * images and many steps beat large images and few. The minutes are a safety net that stops (and
+ * saves) the run on a slower or busier machine; when they bind, the LR drop comes at 90% of the
+ * steps they allow instead of never (src/train/budget-lr-steps.ts).
  */
-export const DEMO_TRAIN_DEFAULTS = { preset: 'light', imageSize: 256, epochs: 40, minutes: 9, batchSize: 2 } as const;
+export const DEMO_TRAIN_DEFAULTS = { preset: 'light', imageSize: 256, epochs: 40, minutes: 9, batchSize: 2, lr: 0.0025 } as const;
 
 /**
  * The demo's LR drop (×0.1) in epochs: late, at 90% of the epochs. From scratch the classes
@@ -72,7 +75,7 @@ export interface DemoTrainOptions {
   batchSize?: number;
   /** Negative control: permute the class labels of the training boxes (seeded) before training. */
   shuffleLabels?: boolean;
-  /** Optimizer settings (default: trainDetector's SGD, lr 0.02, with {@link demoLrSteps}). */
+  /** Optimizer settings (default: trainDetector's SGD at lr {@link DEMO_TRAIN_DEFAULTS}.lr, with {@link demoLrSteps}). */
   optimizer?: TrainDetectorOptions['optimizer'];
   /** Config overrides on top of the preset (the image size comes from `imageSize`). */
   config?: ConfigOverrides;
@@ -114,13 +117,16 @@ export interface DetectStageResult {
   detectionOverlayIds: string[];
   predictions: ImagePrediction[];
   /** The resolved training settings, for the report. */
-  settings: Required<Omit<DemoTrainOptions, 'shuffleLabels' | 'optimizer' | 'config' | 'augment'>> & { shuffleLabels: boolean };
+  settings: Required<Omit<DemoTrainOptions, 'shuffleLabels' | 'optimizer' | 'config' | 'augment'>> & { shuffleLabels: boolean; optimizer: string };
 }
 
 /** Train, predict on the held-out images, evaluate, draw the detections. */
 export async function runDetectStage(input: DetectStageInput): Promise<DetectStageResult> {
   const o = input.options;
   const d = DEMO_TRAIN_DEFAULTS;
+  // The demo's LR is for SGD; AdamW without an lr keeps trainDetector's own default.
+  const adamw = o.optimizer?.kind === 'adamw';
+  const lr = o.optimizer?.lr ?? (adamw ? undefined : d.lr);
   const settings = {
     preset: o.preset ?? d.preset,
     imageSize: o.imageSize ?? d.imageSize,
@@ -128,6 +134,7 @@ export async function runDetectStage(input: DetectStageInput): Promise<DetectSta
     minutes: o.minutes ?? d.minutes,
     batchSize: o.batchSize ?? d.batchSize,
     shuffleLabels: o.shuffleLabels ?? false,
+    optimizer: `${adamw ? 'AdamW' : 'SGD'} at lr ${lr ?? "trainDetector's default"}`,
   };
   const dirs = {
     model: path.join(input.outDir, 'model'),
@@ -147,7 +154,7 @@ export async function runDetectStage(input: DetectStageInput): Promise<DetectSta
     epochs: settings.epochs,
     timeBudgetMinutes: settings.minutes,
     batchSize: settings.batchSize,
-    optimizer: { lrSteps: demoLrSteps(settings.epochs), ...o.optimizer },
+    optimizer: { lrSteps: demoLrSteps(settings.epochs), ...o.optimizer, ...(lr === undefined ? {} : { lr }) },
     augment: o.augment ?? DEMO_AUGMENT,
     outDir: dirs.model,
     seed: input.seed,

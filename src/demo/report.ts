@@ -34,7 +34,7 @@ function detectionSections(d: DetectStageResult, outDir: string, rel: (p: string
         {
           kind: 'text',
           text:
-            `Faster R-CNN, preset ${s.preset}, from random weights at ${s.imageSize}×${s.imageSize}, batch ${s.batchSize}: ` +
+            `Faster R-CNN, preset ${s.preset}, from random weights at ${s.imageSize}×${s.imageSize}, batch ${s.batchSize}, ${s.optimizer}: ` +
             `${d.train.steps} steps (${d.train.epochs} epoch(s), ${d.train.stopped === 'done' ? 'all planned' : `stopped by ${d.train.stopped}`}) ` +
             `in ${d.trainSeconds.toFixed(0)} s.${s.shuffleLabels ? ' Negative control: the training class labels were shuffled.' : ''}`,
         },
