@@ -35,7 +35,7 @@ import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { packageRoot } from '../src/native.js';
 import { TrainerOptimizer, type ParamBuffer } from '../src/train/trainer-optimizer.js';
 import { Rng } from '../src/util/rng.js';
-import { assumedPeak, median, profileBy, profileByOp, type KernelEvent } from './bench-util.js';
+import { assumedPeak, median, modelRunMs, profileBy, profileByOp, type KernelEvent } from './bench-util.js';
 import { resnet18GnClassifier, trainingFlops } from './resnet18-gn-classifier.js';
 
 const REPS = Number(process.env.REPS ?? 5);
@@ -207,22 +207,31 @@ async function main(): Promise<void> {
     // Our backward = training run (forward + backward) − forward-only eval run.
     row('ours (ORT + native SGD)', median(ours.fwd), median(ours.train) - median(ours.fwd), median(ours.opt), oursStep, median(ours.cpu), process.resourceUsage().maxRSS / 1024);
     if (PROFILE) {
-      // A fresh session with the profiler on (the timed one stays unprofiled); 3 runs after the untimed first.
+      // A fresh session with the profiler on (the timed one stays unprofiled); 3 runs after the first.
       const runs = 3;
       const prof = await ort.InferenceSession.create(serializeModel(art.training), { ...opts, enableProfiling: true, profileFilePrefix: path.join(dir, 'profile') });
-      for (let i = 0; i <= runs; i++) await prof.run(feeds());
+      const profiledWall: number[] = [];
+      for (let i = 0; i <= runs; i++) {
+        const t0 = performance.now();
+        await prof.run(feeds());
+        profiledWall.push(performance.now() - t0);
+      }
       await prof.release(); // onnxruntime writes the profile when the session ends
-      const byOp = profileByOp(path.join(dir, readdirSync(dir).find((f) => f.startsWith('profile'))!));
+      const profileFile = path.join(dir, readdirSync(dir).find((f) => f.startsWith('profile'))!);
+      const byOp = profileByOp(profileFile);
       const total = [...byOp.values()].reduce((a, b) => a + b, 0);
       console.log(`onnxruntime kernel time of the training graph, ms per run (${runs + 1} profiled runs, the first included): total ${(total / (runs + 1)).toFixed(1)}`);
       for (const [op, ms] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${op.padEnd(20)} ${(ms / (runs + 1)).toFixed(1).padStart(7)}  ${((100 * ms) / total).toFixed(1)}%`);
       // By role, the first (one-time work) run left out.
-      const byRole = profileBy(path.join(dir, readdirSync(dir).find((f) => f.startsWith('profile'))!), trainingRole, 1);
+      const byRole = profileBy(profileFile, trainingRole, 1);
       const perRun = (role: string): number => (byRole.get(role) ?? 0) / runs;
       const kernels = [...byRole.values()].reduce((a, b) => a + b, 0) / runs;
       console.log(`by role in the step, ms per run (the ${runs} runs after the first): ${kernels.toFixed(1)} in all`);
       for (const [role, ms] of [...byRole].sort((a, b) => b[1] - a[1]).slice(0, 16)) console.log(`  ${role.padEnd(58)} ${(ms / runs).toFixed(1).padStart(7)}`);
       const products = MATRIX_PRODUCTS.reduce((a, r) => a + perRun(r), 0);
+      // session.run's wall time beyond onnxruntime's own model_run: the binding wraps the inputs and copies every output into a new JavaScript buffer.
+      const outside = modelRunMs(profileFile).slice(1).map((ms, i) => profiledWall[i + 1]! - ms);
+      console.log(`session.run beyond onnxruntime's model_run (the binding's input wrapping and output copies): ${outside.map((ms) => ms.toFixed(1)).join(', ')} ms in those runs`);
       console.log(
         `matrix products (${MATRIX_PRODUCTS.length} roles above) ${products.toFixed(1)} ms + our SGD step ${median(ours.opt).toFixed(1)} ms = ${(products + median(ours.opt)).toFixed(0)} ms, ` +
           `against torch's whole step ${torchStep.toFixed(0)} ms; the other kernels (${(kernels - products).toFixed(1)} ms) and the binding's copies are what a ratio ≤ 1.0 must lose`,

@@ -77,6 +77,12 @@ export function kernelEvents(file: string): KernelEvent[] {
     }));
 }
 
+/** Duration (ms) of each `session.run` in a profile file, as onnxruntime timed it (its `model_run` events). */
+export function modelRunMs(file: string): number[] {
+  const events = JSON.parse(readFileSync(file, 'utf8')) as { name: string; dur: number }[];
+  return events.filter((e) => e.name === 'model_run').map((e) => e.dur / 1000);
+}
+
 /** Sum of kernel time (ms) per key of each event (`keyOf`, by default the operator type), over the runs from `firstRun` on. */
 export function profileBy(file: string, keyOf: (e: KernelEvent) => string = (e) => e.op, firstRun = 0): Map<string, number> {
   const sums = new Map<string, number>();

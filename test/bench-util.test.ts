@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { assumedPeak, kernelEvents, median, profileBy, profileByOp } from '../scripts/bench-util.js';
+import { assumedPeak, kernelEvents, median, modelRunMs, profileBy, profileByOp } from '../scripts/bench-util.js';
 
 const cpuinfo = (flags: string, mhz = '2596.096') => `processor\t: 0\ncpu MHz\t\t: ${mhz}\nflags\t\t: fpu sse sse2 ${flags} pclmulqdq\n`;
 
@@ -55,6 +55,7 @@ test('profile helpers: kernel events by run, summed per operator or per key from
     assert.deepEqual([...profileByOp(file)], [['Conv', 1.05], ['Mul', 0.1]]);
     const byDirection = profileBy(file, (e) => (e.node.startsWith('grad.') ? 'backward' : 'forward'), 1);
     assert.deepEqual([...byDirection], [['forward', 0.25], ['backward', 0.1]]);
+    assert.deepEqual(modelRunMs(file), [1, 1]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
