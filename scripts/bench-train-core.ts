@@ -35,7 +35,7 @@ import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { packageRoot } from '../src/native.js';
 import { TrainerOptimizer, type ParamBuffer } from '../src/train/trainer-optimizer.js';
 import { Rng } from '../src/util/rng.js';
-import { assumedPeak, median, modelRunMs, profileBy, profileByOp, type KernelEvent } from './bench-util.js';
+import { assumedPeak, kernelEvents, median, modelRunMs, profileBy, type KernelEvent } from './bench-util.js';
 import { resnet18GnClassifier, trainingFlops } from './resnet18-gn-classifier.js';
 
 const REPS = Number(process.env.REPS ?? 5);
@@ -86,14 +86,21 @@ function relativeError(a: Float32Array | Float64Array, b: Float32Array | Float64
 const MATRIX_PRODUCTS = ['forward Conv/Gemm', 'weight gradients: Gemm', 'input gradients: Conv / ConvTranspose', 'stem weight gradient: Conv over transposed tensors'];
 
 /**
- * What a kernel of the training graph does, from our gradient builder's conventions (src/graph/grad):
- * gradient nodes are named `grad.*`; a gradient Conv whose weight has one input channel is the
- * weight gradient's im2col (depthwise, one-hot kh×kw kernels) or, with a kernel as large as a
- * feature map, the stem's weight gradient computed as a Conv over transposed tensors.
+ * What a kernel of the training graph does, from our gradient builder's conventions (src/graph/grad)
+ * as they apply to this ResNet (no depthwise convolutions, whose input gradients would also have
+ * one input channel): gradient nodes are named `grad.*`; a gradient Conv whose weight has one input
+ * channel is the weight gradient's im2col (depthwise, one-hot kh×kw kernels) or, with a kernel as
+ * large as a feature map, the stem's weight gradient computed as a Conv over transposed tensors; a
+ * gradient MatMul by a small square matrix is the spatial flip of an input gradient's weight.
  */
 function trainingRole(e: KernelEvent): string {
   const backward = e.node.startsWith('grad.');
   if (!backward) return e.op === 'Conv' || e.op === 'Gemm' ? 'forward Conv/Gemm' : `forward ${e.op}`;
+  if (e.op === 'MatMul') {
+    // flipTranspose's spatial flip: [rows, k] × the k×k anti-identity (k = kh·kw).
+    const b = Object.values(e.inputShapes[1] ?? {})[0] ?? [];
+    if (b.length === 2 && b[0] === b[1] && b[0]! <= 49) return 'input gradients: weight flip (MatMul)';
+  }
   if (e.op === 'Gemm' || e.op === 'MatMul') return 'weight gradients: Gemm';
   if (e.op === 'ConvTranspose') return 'input gradients: Conv / ConvTranspose';
   if (e.op === 'Conv') {
@@ -218,18 +225,20 @@ async function main(): Promise<void> {
       }
       await prof.release(); // onnxruntime writes the profile when the session ends
       const profileFile = path.join(dir, readdirSync(dir).find((f) => f.startsWith('profile'))!);
-      const byOp = profileByOp(profileFile);
+      const events = kernelEvents(profileFile);
+      const byOp = profileBy(events);
       const total = [...byOp.values()].reduce((a, b) => a + b, 0);
       console.log(`onnxruntime kernel time of the training graph, ms per run (${runs + 1} profiled runs, the first included): total ${(total / (runs + 1)).toFixed(1)}`);
       for (const [op, ms] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${op.padEnd(20)} ${(ms / (runs + 1)).toFixed(1).padStart(7)}  ${((100 * ms) / total).toFixed(1)}%`);
       // By role, the first (one-time work) run left out.
-      const byRole = profileBy(profileFile, trainingRole, 1);
+      const byRole = profileBy(events, trainingRole, 1);
       const perRun = (role: string): number => (byRole.get(role) ?? 0) / runs;
       const kernels = [...byRole.values()].reduce((a, b) => a + b, 0) / runs;
       console.log(`by role in the step, ms per run (the ${runs} runs after the first): ${kernels.toFixed(1)} in all`);
       for (const [role, ms] of [...byRole].sort((a, b) => b[1] - a[1]).slice(0, 16)) console.log(`  ${role.padEnd(58)} ${(ms / runs).toFixed(1).padStart(7)}`);
       const products = MATRIX_PRODUCTS.reduce((a, r) => a + perRun(r), 0);
-      // session.run's wall time beyond onnxruntime's own model_run: the binding wraps the inputs and copies every output into a new JavaScript buffer.
+      // session.run's wall time (as timed above, building the feeds' tensor wrappers included) beyond
+      // onnxruntime's own model_run: the binding wraps the inputs and copies every output into a new JavaScript buffer.
       const outside = modelRunMs(profileFile).slice(1).map((ms, i) => profiledWall[i + 1]! - ms);
       console.log(`session.run beyond onnxruntime's model_run (the binding's input wrapping and output copies): ${outside.map((ms) => ms.toFixed(1)).join(', ')} ms in those runs`);
       console.log(

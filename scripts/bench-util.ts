@@ -83,11 +83,15 @@ export function modelRunMs(file: string): number[] {
   return events.filter((e) => e.name === 'model_run').map((e) => e.dur / 1000);
 }
 
-/** Sum of kernel time (ms) per key of each event (`keyOf`, by default the operator type), over the runs from `firstRun` on. */
-export function profileBy(file: string, keyOf: (e: KernelEvent) => string = (e) => e.op, firstRun = 0): Map<string, number> {
+/**
+ * Sum of kernel time (ms) per key of each event (`keyOf`, by default the operator type) of a
+ * profile file or its parsed events. With `firstRun` > 0 only the runs from that one on count;
+ * otherwise every event does, inside a `model_run` or not.
+ */
+export function profileBy(source: string | KernelEvent[], keyOf: (e: KernelEvent) => string = (e) => e.op, firstRun = 0): Map<string, number> {
   const sums = new Map<string, number>();
-  for (const e of kernelEvents(file)) {
-    if (e.run < firstRun) continue;
+  for (const e of typeof source === 'string' ? kernelEvents(source) : source) {
+    if (firstRun > 0 && e.run < firstRun) continue;
     const key = keyOf(e);
     sums.set(key, (sums.get(key) ?? 0) + e.ms);
   }

@@ -8,7 +8,8 @@
  *
  * A variant is a DemoTrainOptions object (preset, imageSize, epochs, minutes, optimizer, config,
  * augment, shuffleLabels) plus a `name`; `count`, `seed`, `size` and `difficulty` pick other
- * synthetic data.
+ * synthetic data. The demo trains at lr 0.0025 since 2026-11-26 23:50 UTC; the tables before that
+ * ran at 0.02, so to rerun one add `"optimizer":{"lr":0.02}` (kept beside any other optimizer keys).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';

@@ -41,6 +41,7 @@ test('profile helpers: kernel events by run, summed per operator or per key from
       { cat: 'Session', name: 'model_run', ts: 2000, dur: 1000 },
       kernel('conv1.Conv', 'Conv', 2010, 250),
       kernel('grad.Mul_grad', 'Mul', 2300, 100),
+      kernel('outside', 'Add', 5000, 40), // outside every model_run (run -1)
     ];
     const file = path.join(dir, 'profile.json');
     writeFileSync(file, JSON.stringify(trace));
@@ -50,10 +51,11 @@ test('profile helpers: kernel events by run, summed per operator or per key from
       ['grad.Conv_grad', 'Conv', 0, 0.3],
       ['conv1.Conv', 'Conv', 1, 0.25],
       ['grad.Mul_grad', 'Mul', 1, 0.1],
+      ['outside', 'Add', -1, 0.04],
     ]);
     assert.deepEqual(events[1]!.inputShapes[1], { float: [64, 1, 3, 3] });
-    assert.deepEqual([...profileByOp(file)], [['Conv', 1.05], ['Mul', 0.1]]);
-    const byDirection = profileBy(file, (e) => (e.node.startsWith('grad.') ? 'backward' : 'forward'), 1);
+    assert.deepEqual([...profileByOp(file)], [['Conv', 1.05], ['Mul', 0.1], ['Add', 0.04]]);
+    const byDirection = profileBy(events, (e) => (e.node.startsWith('grad.') ? 'backward' : 'forward'), 1);
     assert.deepEqual([...byDirection], [['forward', 0.25], ['backward', 0.1]]);
     assert.deepEqual(modelRunMs(file), [1, 1]);
   } finally {

@@ -1,15 +1,15 @@
 /**
  * The issue's class bar and its negative control, on the demo's own run: the default data (48
  * synthetic standard images, seed 0, 36 trained, 12 held out) and the default training (`light`
- * at 256 px, SGD at lr 0.0025, 720 steps, LR ×0.1 after 648), once with the real labels and once with the class
- * labels permuted. The real run must reach CLASS_BAR on the held-out images, the shuffled one must
- * not: the gap is what the detector learned about Nucleoli vs Not Nucleoli, not about finding cells
- * (both runs must find the cells).
+ * at 256 px, SGD at lr 0.0025, 720 steps, LR ×0.1 after 648), once with the real labels and once
+ * with the class labels permuted. The real run must reach CLASS_BAR on the held-out images, the
+ * shuffled one must not: the gap is what the detector learned about Nucleoli vs Not Nucleoli, not
+ * about finding cells (both runs must find the cells).
  *
  * The bar is lower than the issue's 0.9 (measured: 0.996 real, 0.540 shuffled) for margin, and the
  * run is the demo's full length: no shorter run learns the classes (docs/detection-training.md,
- * "Learning the synthetic classes"). Four data seeds of five separate in these 720 steps, not all,
- * so the test holds the default data's. The minutes are raised so that the step count, never the
+ * "Learning the synthetic classes"). Four data seeds of five separate in these 720 steps, not all;
+ * the test uses the default data (seed 0). The minutes are raised so that the step count, never the
  * machine's load, ends training: with fixed thread counts the result is the same on every run of
  * the same machine type.
  *
@@ -33,7 +33,7 @@ const STEPS = 720;
 
 test(`demo's run on its default data: held-out mAP@0.5 ≥ ${CLASS_BAR}, the same run with shuffled labels below it`, async (t) => {
   if (!inCi && process.env.HPA_SLOW_TESTS !== '1') {
-    t.skip('5-11 minutes on 2 cores: runs under CI=true or with HPA_SLOW_TESTS=1');
+    t.skip('5–11 minutes on 2 cores: runs under CI=true or with HPA_SLOW_TESTS=1');
     return;
   }
   const outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'hpa-demo-classes-'));

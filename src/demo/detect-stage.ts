@@ -40,7 +40,7 @@ export const OVERLAY_SCORE = 0.7;
 /**
  * The demo's training defaults. The step count (epochs) is the budget, so the figure is the same
  * on every machine: 40 epochs of 18 steps (720) at 256 px took 333 s of a 5 min 42 s demo on a
- * quiet AVX2 2-core machine, 143 s on an AVX-512 one. From scratch the detector finds the cells
+ * quiet AVX2 2-core machine, 153 s of a 2 min 37 s demo on an AVX-512 one. From scratch the detector finds the cells
  * within ~100 steps; telling the two classes apart comes later and suddenly, after a plateau whose
  * length varies with the data and the seed. The LR is torchvision's 0.02 scaled to the batch (its
  * reference trains 16 images a step at 0.02 and says to scale linearly: 0.0025 for 2). At 0.02 the
@@ -75,7 +75,7 @@ export interface DemoTrainOptions {
   batchSize?: number;
   /** Negative control: permute the class labels of the training boxes (seeded) before training. */
   shuffleLabels?: boolean;
-  /** Optimizer settings (default: trainDetector's SGD at lr {@link DEMO_TRAIN_DEFAULTS}.lr, with {@link demoLrSteps}). */
+  /** Optimizer settings (default: SGD at lr 0.0025, `DEMO_TRAIN_DEFAULTS.lr`; AdamW without an lr: trainDetector's 1e-4; LR drop {@link demoLrSteps}). */
   optimizer?: TrainDetectorOptions['optimizer'];
   /** Config overrides on top of the preset (the image size comes from `imageSize`). */
   config?: ConfigOverrides;
@@ -134,7 +134,7 @@ export async function runDetectStage(input: DetectStageInput): Promise<DetectSta
     minutes: o.minutes ?? d.minutes,
     batchSize: o.batchSize ?? d.batchSize,
     shuffleLabels: o.shuffleLabels ?? false,
-    optimizer: `${adamw ? 'AdamW' : 'SGD'} at lr ${lr ?? "trainDetector's default"}`,
+    optimizer: lr === undefined ? "AdamW at trainDetector's default lr" : `${adamw ? 'AdamW' : 'SGD'} at lr ${lr}`,
   };
   const dirs = {
     model: path.join(input.outDir, 'model'),
@@ -154,7 +154,7 @@ export async function runDetectStage(input: DetectStageInput): Promise<DetectSta
     epochs: settings.epochs,
     timeBudgetMinutes: settings.minutes,
     batchSize: settings.batchSize,
-    optimizer: { lrSteps: demoLrSteps(settings.epochs), ...o.optimizer, ...(lr === undefined ? {} : { lr }) },
+    optimizer: { ...o.optimizer, lrSteps: o.optimizer?.lrSteps ?? demoLrSteps(settings.epochs), ...(lr === undefined ? {} : { lr }) },
     augment: o.augment ?? DEMO_AUGMENT,
     outDir: dirs.model,
     seed: input.seed,
