@@ -39,18 +39,19 @@ export const OVERLAY_SCORE = 0.7;
 
 /**
  * The demo's training defaults. The step count (epochs) is the budget, so the figure is the same
- * on every machine: 40 epochs of 18 steps (720) at 256 px took 333 s of a 5 min 42 s demo on a
- * quiet AVX2 2-core machine, 153 s of a 2 min 37 s demo on an AVX-512 one. From scratch the detector finds the cells
- * within ~100 steps; telling the two classes apart comes later and suddenly, after a plateau whose
- * length varies with the data and the seed. The LR is torchvision's 0.02 scaled to the batch (its
- * reference trains 16 images a step at 0.02 and says to scale linearly: 0.0025 for 2). At 0.02 the
- * plateau outlasted the 720 steps on three data seeds of five, at 0.0025 on one, and that one had
- * started to separate (docs/detection-training.md, "Learning the synthetic classes"). So small
- * images and many steps beat large images and few. The minutes are a safety net that stops (and
- * saves) the run on a slower or busier machine; when they bind, the LR drop comes at 90% of the
- * steps they allow instead of never (src/train/budget-lr-steps.ts).
+ * on every machine: 50 epochs of 18 steps (900) at 256 px took 185–188 s of training on a quiet
+ * 2-core AVX-512 machine (720 steps took 333 s on an AVX2 one, so about 7 minutes there). From
+ * scratch the detector finds the cells within ~100 steps; telling the two classes apart comes
+ * later and suddenly, after a plateau whose length varies with the data and the seed. The LR is
+ * torchvision's 0.02 scaled to the batch (its reference trains 16 images a step at 0.02 and says to
+ * scale linearly: 0.0025 for 2). At 0.02 the plateau outlasted 720 steps on three data seeds of
+ * five, at 0.0025 on one, and at 0.0025 with 900 steps on one of seven (docs/detection-training.md,
+ * "Learning the synthetic classes"). So small images and many steps beat large images and few.
+ * The minutes are a safety net that stops (and saves) the run on a slower or busier machine; when
+ * they bind, the LR drop comes at 90% of the steps they allow instead of never
+ * (src/train/budget-lr-steps.ts).
  */
-export const DEMO_TRAIN_DEFAULTS = { preset: 'light', imageSize: 256, epochs: 40, minutes: 9, batchSize: 2, lr: 0.0025 } as const;
+export const DEMO_TRAIN_DEFAULTS = { preset: 'light', imageSize: 256, epochs: 50, minutes: 9, batchSize: 2, lr: 0.0025 } as const;
 
 /**
  * The demo's LR drop (×0.1) in epochs: late, at 90% of the epochs. From scratch the classes
@@ -67,7 +68,7 @@ export interface DemoTrainOptions {
   preset?: string;
   /** Training resolution: the short and long side of the resized image (default 256). */
   imageSize?: number;
-  /** Epochs over the training images (default 40). */
+  /** Epochs over the training images (default 50). */
   epochs?: number;
   /** Stop training after this many minutes whatever the epoch (default 9). */
   minutes?: number;
