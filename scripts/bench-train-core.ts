@@ -35,7 +35,7 @@ import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { packageRoot } from '../src/native.js';
 import { TrainerOptimizer, type ParamBuffer } from '../src/train/trainer-optimizer.js';
 import { Rng } from '../src/util/rng.js';
-import { assumedPeak, kernelEvents, median, modelRunMs, profileBy, type KernelEvent } from './bench-util.js';
+import { assumedPeak, median, profileBy, readProfile, type KernelEvent } from './bench-util.js';
 import { resnet18GnClassifier, trainingFlops } from './resnet18-gn-classifier.js';
 
 const REPS = Number(process.env.REPS ?? 5);
@@ -224,14 +224,13 @@ async function main(): Promise<void> {
         profiledWall.push(performance.now() - t0);
       }
       await prof.release(); // onnxruntime writes the profile when the session ends
-      const profileFile = path.join(dir, readdirSync(dir).find((f) => f.startsWith('profile'))!);
-      const events = kernelEvents(profileFile);
-      const byOp = profileBy(events);
+      const profile = readProfile(path.join(dir, readdirSync(dir).find((f) => f.startsWith('profile'))!));
+      const byOp = profileBy(profile.kernels);
       const total = [...byOp.values()].reduce((a, b) => a + b, 0);
       console.log(`onnxruntime kernel time of the training graph, ms per run (${runs + 1} profiled runs, the first included): total ${(total / (runs + 1)).toFixed(1)}`);
       for (const [op, ms] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${op.padEnd(20)} ${(ms / (runs + 1)).toFixed(1).padStart(7)}  ${((100 * ms) / total).toFixed(1)}%`);
       // By role, the first (one-time work) run left out.
-      const byRole = profileBy(events, trainingRole, 1);
+      const byRole = profileBy(profile.kernels, trainingRole, 1);
       const perRun = (role: string): number => (byRole.get(role) ?? 0) / runs;
       const kernels = [...byRole.values()].reduce((a, b) => a + b, 0) / runs;
       console.log(`by role in the step, ms per run (the ${runs} runs after the first): ${kernels.toFixed(1)} in all`);
@@ -239,7 +238,7 @@ async function main(): Promise<void> {
       const products = MATRIX_PRODUCTS.reduce((a, r) => a + perRun(r), 0);
       // session.run's wall time (as timed above, building the feeds' tensor wrappers included) beyond
       // onnxruntime's own model_run: the binding wraps the inputs and copies every output into a new JavaScript buffer.
-      const outside = modelRunMs(profileFile).slice(1).map((ms, i) => profiledWall[i + 1]! - ms);
+      const outside = profile.runMs.slice(1).map((ms, i) => profiledWall[i + 1]! - ms);
       console.log(`session.run beyond onnxruntime's model_run (the binding's input wrapping and output copies): ${outside.map((ms) => ms.toFixed(1)).join(', ')} ms in those runs`);
       console.log(
         `matrix products (${MATRIX_PRODUCTS.length} roles above) ${products.toFixed(1)} ms + our SGD step ${median(ours.opt).toFixed(1)} ms = ${(products + median(ours.opt)).toFixed(0)} ms, ` +

@@ -61,36 +61,38 @@ export interface KernelEvent {
   run: number;
 }
 
-/** The kernel-time events of a profile file. */
-export function kernelEvents(file: string): KernelEvent[] {
+/** An onnxruntime profile file, parsed once: its kernel-time events and each run's duration. */
+export interface Profile {
+  kernels: KernelEvent[];
+  /** Duration (ms) of each `session.run`, as onnxruntime timed it (its `model_run` events). */
+  runMs: number[];
+}
+
+/** Read an onnxruntime profile file (a Chrome trace written with `enableProfiling`). */
+export function readProfile(file: string): Profile {
   type Raw = { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string; input_type_shape?: Record<string, number[]>[] } };
   const events = JSON.parse(readFileSync(file, 'utf8')) as Raw[];
-  const runs = events.filter((e) => e.name === 'model_run').map((e) => [e.ts, e.ts + e.dur] as const);
-  return events
+  const runs = events.filter((e) => e.name === 'model_run');
+  const kernels = events
     .filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'))
     .map((e) => ({
       node: e.name.slice(0, -'_kernel_time'.length),
       op: e.args?.op_name ?? '?',
       inputShapes: e.args?.input_type_shape ?? [],
       ms: e.dur / 1000,
-      run: runs.findIndex(([start, end]) => e.ts >= start && e.ts <= end),
+      run: runs.findIndex((r) => e.ts >= r.ts && e.ts <= r.ts + r.dur),
     }));
-}
-
-/** Duration (ms) of each `session.run` in a profile file, as onnxruntime timed it (its `model_run` events). */
-export function modelRunMs(file: string): number[] {
-  const events = JSON.parse(readFileSync(file, 'utf8')) as { name: string; dur: number }[];
-  return events.filter((e) => e.name === 'model_run').map((e) => e.dur / 1000);
+  return { kernels, runMs: runs.map((r) => r.dur / 1000) };
 }
 
 /**
- * Sum of kernel time (ms) per key of each event (`keyOf`, by default the operator type) of a
- * profile file or its parsed events. With `firstRun` > 0 only the runs from that one on count;
- * otherwise every event does, inside a `model_run` or not.
+ * Sum of kernel time (ms) per key of each event (`keyOf`, by default the operator type). With
+ * `firstRun` > 0 only the runs from that one on count; otherwise every event does, inside a
+ * `model_run` or not.
  */
-export function profileBy(source: string | KernelEvent[], keyOf: (e: KernelEvent) => string = (e) => e.op, firstRun = 0): Map<string, number> {
+export function profileBy(kernels: KernelEvent[], keyOf: (e: KernelEvent) => string = (e) => e.op, firstRun = 0): Map<string, number> {
   const sums = new Map<string, number>();
-  for (const e of typeof source === 'string' ? kernelEvents(source) : source) {
+  for (const e of kernels) {
     if (firstRun > 0 && e.run < firstRun) continue;
     const key = keyOf(e);
     sums.set(key, (sums.get(key) ?? 0) + e.ms);
@@ -100,5 +102,5 @@ export function profileBy(source: string | KernelEvent[], keyOf: (e: KernelEvent
 
 /** Sum of onnxruntime kernel time (ms) per operator type in a profile file (`enableProfiling`). */
 export function profileByOp(file: string): Map<string, number> {
-  return profileBy(file);
+  return profileBy(readProfile(file).kernels);
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { assumedPeak, kernelEvents, median, modelRunMs, profileBy, profileByOp } from '../scripts/bench-util.js';
+import { assumedPeak, median, profileBy, profileByOp, readProfile } from '../scripts/bench-util.js';
 
 const cpuinfo = (flags: string, mhz = '2596.096') => `processor\t: 0\ncpu MHz\t\t: ${mhz}\nflags\t\t: fpu sse sse2 ${flags} pclmulqdq\n`;
 
@@ -45,7 +45,7 @@ test('profile helpers: kernel events by run, summed per operator or per key from
     ];
     const file = path.join(dir, 'profile.json');
     writeFileSync(file, JSON.stringify(trace));
-    const events = kernelEvents(file);
+    const { kernels: events, runMs } = readProfile(file);
     assert.deepEqual(events.map((e) => [e.node, e.op, e.run, e.ms]), [
       ['conv1.Conv', 'Conv', 0, 0.5],
       ['grad.Conv_grad', 'Conv', 0, 0.3],
@@ -57,7 +57,7 @@ test('profile helpers: kernel events by run, summed per operator or per key from
     assert.deepEqual([...profileByOp(file)], [['Conv', 1.05], ['Mul', 0.1], ['Add', 0.04]]);
     const byDirection = profileBy(events, (e) => (e.node.startsWith('grad.') ? 'backward' : 'forward'), 1);
     assert.deepEqual([...byDirection], [['forward', 0.25], ['backward', 0.1]]);
-    assert.deepEqual(modelRunMs(file), [1, 1]);
+    assert.deepEqual(runMs, [1, 1]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
