@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { hasPythonModules, need, repoRoot, sharedData, systemPython } from './helpers.js';
+import { hasPythonModules, need, repoRoot, scratchDir, sharedData, systemPython } from './helpers.js';
 import { annotationFixtures, cells001 } from './fixtures/annotations/models.js';
 import { parseKerasCsv } from '../src/annotations/csv.js';
 import { parseCocoJson } from '../src/annotations/coco.js';
@@ -12,8 +12,7 @@ import { parseVocXml } from '../src/annotations/voc-read.js';
 
 const bin = path.join(repoRoot, 'bin', 'hpa-detect.js');
 // Run from a scratch folder so that a relative OUT can never litter the repository.
-const scratch = mkdtempSync(path.join(tmpdir(), 'ann-cli-cwd-'));
-process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+const scratch = scratchDir('ann-cli-cwd-');
 
 /** Run `hpa-detect annotations ...args` (async, so that independent runs overlap). */
 function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {

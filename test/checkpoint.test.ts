@@ -2,8 +2,7 @@
 // the same sequence), validation naming tensors and fields, corruption detection, atomic save.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { promises as fs, appendFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { promises as fs, appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   adamwSlots,
@@ -25,10 +24,10 @@ import { spawnSync } from 'node:child_process';
 import { runToy } from './fixtures/train/toy-trainer.js';
 import { adamwStepSync } from '../src/train/optim.js';
 import { learningRate } from '../src/train/schedule.js';
-import { hasPythonModules, need, repoRoot, systemPython } from './helpers.js';
+import { hasPythonModules, need, repoRoot, scratchDir, systemPython } from './helpers.js';
 
 function tmp(): string {
-  return mkdtempSync(path.join(tmpdir(), 'ckpt-'));
+  return scratchDir('ckpt-');
 }
 
 function randomF32(rng: Rng, n: number): Float32Array {

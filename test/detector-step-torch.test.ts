@@ -8,8 +8,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { DetectionDataset } from '../src/data/dataset.js';
 import { DetectionLoader } from '../src/data/loader.js';
@@ -21,11 +19,10 @@ import { RandomWeights } from '../src/models/weights.js';
 import { DetectorTrainer } from '../src/train/detector-trainer.js';
 import { detectorPass, type StepSample } from '../src/train/detector-step.js';
 import { Rng } from '../src/util/rng.js';
-import { hasPythonModules, need, repoRoot, systemPython } from './helpers.js';
+import { hasPythonModules, need, repoRoot, scratchDir, systemPython } from './helpers.js';
 import { writeSquareSet } from './fixtures/train/squares-set.js';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'hpa-step-torch-'));
-process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const tmp = scratchDir('hpa-step-torch-');
 
 // GroupNorm, every layer trained (from scratch); frozen BN with 3 trainable layers (fine-tuning).
 const PRESETS = ['resnet18-fpn-gn', 'resnet18-fpn'];

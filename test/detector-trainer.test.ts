@@ -5,8 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { DetectionDataset } from '../src/data/dataset.js';
 import { DetectionLoader } from '../src/data/loader.js';
@@ -21,9 +19,9 @@ import type { OptimizerConfig } from '../src/train/checkpoint.js';
 import { Rng } from '../src/util/rng.js';
 import { writeSquareSet } from './fixtures/train/squares-set.js';
 import { tinyAnnotations, writeTinySet, type TinySet } from './fixtures/data/tiny-set.js';
+import { scratchDir } from './helpers.js';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'hpa-dtrainer-'));
-process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const tmp = scratchDir('hpa-dtrainer-');
 
 interface Make {
   set: TinySet;

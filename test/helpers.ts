@@ -3,7 +3,8 @@
  * dependencies: skip with a reason on a user's machine, fail under CI (CI=true), so nothing
  * is silently skipped there.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -13,6 +14,23 @@ export const repoRoot = packageRoot;
 export const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
 export const sharedDataDir = process.env.HPA_SHARED_DATA ?? path.resolve(repoRoot, '..', 'shared', 'data');
 export const inCi = process.env.CI === 'true';
+
+const scratchDirs: string[] = [];
+
+/**
+ * A fresh directory under the OS temp dir, removed when the test file's process exits (node --test
+ * runs each file in its own process), whether its tests passed or failed: `npm test` leaves
+ * nothing behind in /tmp. One exit listener serves every directory.
+ */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  if (scratchDirs.push(dir) === 1) {
+    process.on('exit', () => {
+      for (const d of scratchDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  return dir;
+}
 
 /**
  * Returns true when the dependency is there. Otherwise skips the test with `reason` (or, under

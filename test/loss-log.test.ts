@@ -2,15 +2,15 @@
 // checkpoint step and a cut-off last line dropped), and validation naming the line or field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LossLog, LossLogError, readLossLog, type LossRecord } from '../src/train/loss-log.js';
+import { scratchDir } from './helpers.js';
 
 const COMPONENTS = ['rpn_cls', 'rpn_reg', 'cls', 'reg', 'total'];
 
 function tmp(name: string): string {
-  return path.join(mkdtempSync(path.join(tmpdir(), 'losslog-')), name);
+  return path.join(scratchDir('losslog-'), name);
 }
 
 /** Step s (1-based) of a run with 4 steps per epoch and made-up, exactly representable losses. */

@@ -1,12 +1,12 @@
 // Channel-set discovery (names, extensions, ambiguous and incomplete sets) and --size geometry.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { discoverChannelSets, parseChannelFileName } from '../src/hpa/channels.js';
 import { fitLongerSide } from '../src/hpa/merge-set.js';
 import { TEMP_PREFIX } from '../src/util/atomic.js';
+import { scratchDir } from './helpers.js';
 
 test('parseChannelFileName: id may contain underscores, extension any case, channel lower case', () => {
   assert.deepEqual(parseChannelFileName('800_A6_1_yellow.jpg'), { id: '800_A6_1', channel: 'yellow' });
@@ -18,7 +18,7 @@ test('parseChannelFileName: id may contain underscores, extension any case, chan
 });
 
 test('discovery: complete, missing and ambiguous sets; temp files and folders ignored', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-channels-'));
+  const dir = scratchDir('hpa-channels-');
   const touch = (n: string) => writeFileSync(path.join(dir, n), 'x');
   for (const c of ['red', 'green', 'blue', 'yellow']) touch(`a_${c}.png`);
   for (const c of ['red', 'green', 'yellow']) touch(`b_${c}.jpg`);

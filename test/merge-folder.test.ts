@@ -4,12 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync, readdirSync, truncateSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, existsSync, readFileSync, writeFileSync, readdirSync, truncateSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import sharp from 'sharp';
-import { fixturesDir, repoRoot } from './helpers.js';
+import { fixturesDir, repoRoot, scratchDir } from './helpers.js';
 import { discoverChannelSets } from '../src/hpa/channels.js';
 import { mergeFolder, type MergeFolderSummary } from '../src/hpa/merge-folder.js';
 import { TEMP_PREFIX } from '../src/util/atomic.js';
@@ -25,7 +24,7 @@ function copySet(from: string, to: string, dir: string): void {
 
 /** good: kaggle, field; bad: truncated PNG, empty file, missing channel, size mismatch. */
 async function mixedFolder(): Promise<string> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-merge-in-'));
+  const dir = scratchDir('hpa-merge-in-');
   copySet('kaggle', 'good1', dir);
   copySet('field', 'good2', dir);
   copySet('kaggle2', 'truncated', dir);
@@ -61,7 +60,7 @@ test('discovery reports the missing channel and takes any extension case', async
 
 test('a mixed folder: good sets merge, each bad one is reported with its reason, exit 1', async () => {
   const dir = await mixedFolder();
-  const out = mkdtempSync(path.join(os.tmpdir(), 'hpa-merge-out-'));
+  const out = scratchDir('hpa-merge-out-');
   const r = runCli([dir, out, '--json']);
   assert.equal(r.status, 1, r.stderr);
   const summary = JSON.parse(r.stdout) as MergeFolderSummary;
@@ -87,10 +86,10 @@ test('a mixed folder: good sets merge, each bad one is reported with its reason,
 });
 
 test('resume: valid outputs are skipped, a corrupt output and stale temp files are redone', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-merge-in-'));
+  const dir = scratchDir('hpa-merge-in-');
   copySet('kaggle', 'a', dir);
   copySet('field', 'b', dir);
-  const out = mkdtempSync(path.join(os.tmpdir(), 'hpa-merge-out-'));
+  const out = scratchDir('hpa-merge-out-');
   const first = await mergeFolder(dir, out, { progress: false, mode: 'average' });
   assert.deepEqual([first.merged, first.skipped, first.failed], [2, 0, 0]);
 
@@ -113,9 +112,9 @@ test('resume: valid outputs are skipped, a corrupt output and stale temp files a
 });
 
 test('--max-pixels fails every set over the limit with its reason', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-merge-in-'));
+  const dir = scratchDir('hpa-merge-in-');
   copySet('kaggle', 'a', dir);
-  const out = mkdtempSync(path.join(os.tmpdir(), 'hpa-merge-out-'));
+  const out = scratchDir('hpa-merge-out-');
   const r = runCli([dir, out, '--max-pixels', '1000']);
   assert.equal(r.status, 1);
   const summary = JSON.parse(readFileSync(path.join(out, 'merge-summary.json'), 'utf8')) as MergeFolderSummary;
@@ -124,7 +123,7 @@ test('--max-pixels fails every set over the limit with its reason', async () => 
 });
 
 test('usage errors exit 2: bad --size, missing input folder, unknown mode', () => {
-  const out = mkdtempSync(path.join(os.tmpdir(), 'hpa-merge-out-'));
+  const out = scratchDir('hpa-merge-out-');
   assert.equal(runCli([setsDir, out, '--size', '0']).status, 2);
   const missing = runCli([path.join(out, 'nope'), out]);
   assert.equal(missing.status, 2);
@@ -136,11 +135,11 @@ test('usage errors exit 2: bad --size, missing input folder, unknown mode', () =
 });
 
 test('a kill mid-run leaves only complete PNGs (plus temp files the next run removes)', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'hpa-merge-in-'));
+  const dir = scratchDir('hpa-merge-in-');
   // noise compresses slowly: each 768² set takes long enough to be killed while writing
   const noise = () => sharp(randomBytes(768 * 768), { raw: { width: 768, height: 768, channels: 1 } }).png({ compressionLevel: 0 });
   for (let s = 0; s < 6; s++) for (const c of CH) await noise().toFile(path.join(dir, `n${s}_${c}.png`));
-  const out = mkdtempSync(path.join(os.tmpdir(), 'hpa-merge-out-'));
+  const out = scratchDir('hpa-merge-out-');
   const child = spawn(process.execPath, [bin, 'merge', dir, out, '--concurrency', '2'], { stdio: 'ignore' });
   const exited = new Promise((r) => child.on('exit', r));
   // kill it the moment a PNG is being written (a temp file exists): the worst moment

@@ -3,10 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import sharp from 'sharp';
-import { sharedData } from './helpers.js';
+import { scratchDir, sharedData } from './helpers.js';
 import { CHANNEL_NAMES, discoverChannelSets } from '../src/hpa/channels.js';
 import { mergeSet, mergeSetToPng } from '../src/hpa/merge-set.js';
 
@@ -44,7 +42,7 @@ test('a real field merges to a 512² PNG with --size semantics', async (t) => {
   const dir = sharedData(t, 'hpa', 'fields');
   if (!dir) return;
   const set = (await discoverChannelSets(dir)).sets.find((s) => s.id === '89_B5_1')!;
-  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'hpa-merge-real-')), '89_B5_1.png');
+  const out = path.join(scratchDir('hpa-merge-real-'), '89_B5_1.png');
   const result = await mergeSetToPng(set, out, { size: 512 });
   assert.deepEqual([result.width, result.height], [512, 512]);
   const meta = await sharp(out).metadata();

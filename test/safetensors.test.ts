@@ -3,12 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, SafetensorsError } from '../src/io/safetensors.js';
 import { bytesOf, type HostTensor } from '../src/io/tensor.js';
-import { fixturesDir, hasPythonModules, need, repoRoot, systemPython } from './helpers.js';
+import { fixturesDir, hasPythonModules, need, repoRoot, scratchDir, systemPython } from './helpers.js';
 
 const fixtures = path.join(fixturesDir, 'train');
 const script = path.join(repoRoot, 'scripts', 'make_safetensors_fixture.py');
@@ -122,7 +121,7 @@ function jsTensors(): Record<string, HostTensor> {
 
 test('Python (torch) reads our file with the same values, in the reference order', async (t) => {
   if (!need(t, hasPythonModules(['torch']), `${systemPython} with torch`)) return;
-  const dir = mkdtempSync(path.join(tmpdir(), 'st-'));
+  const dir = scratchDir('st-');
   const file = path.join(dir, 'ours.safetensors');
   const tensors = jsTensors();
   await writeSafetensors(file, tensors, { framework: 'hpa-detect', 'ü': 'ß"\n', '7': 'x' });
@@ -141,7 +140,7 @@ test('Python (torch) reads our file with the same values, in the reference order
 });
 
 test('round trip through a file keeps dtype, shape, bytes and metadata; no temp file left', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'st-'));
+  const dir = scratchDir('st-');
   const file = path.join(dir, 'x.safetensors');
   await writeSafetensors(file, jsTensors(), { a: '1' });
   const back = await readSafetensors(file);
