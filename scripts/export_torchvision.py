@@ -3,9 +3,14 @@
 
 Run with Debian's python3-torchvision (0.14) at /usr/bin/python3; works offline.
 
-Two uses:
+Three uses:
   * weight interop for users with torch: `--from-pth model.pth` exports trained weights (a
     state_dict saved with torch.save, or a whole model) under torchvision's parameter names;
+  * an ImageNet (or any classification) ResNet for `hpa-detect train --init`:
+    `--backbone-pth resnet50.pth` exports its layers as `backbone.body.*` (fc dropped), and the
+    trainer starts the FPN, RPN and box head at random, as torchvision's weights_backbone does.
+    Get the file where torch can download, e.g.
+    `torch.save(torchvision.models.resnet50(weights="IMAGENET1K_V1").state_dict(), "resnet50.pth")`;
   * the parity oracle of test/fasterrcnn-parity.test.ts: a seeded, randomly initialised model
     (weights=None, weights_backbone=None) built exactly as fasterrcnn_resnet50_fpn builds its
     fine-tuning model (FrozenBatchNorm2d, 3 trainable layers), with non-trivial frozen-BN
@@ -99,6 +104,25 @@ def build_model(arch, num_classes, trainable_layers, norm="frozen-bn", **kwargs)
         body = ARCHS[arch](weights=None, norm_layer=misc_nn_ops.FrozenBatchNorm2d)
         backbone = _resnet_fpn_extractor(body, trainable_layers)
     return FasterRCNN(backbone, num_classes=num_classes, **kwargs)
+
+
+def export_backbone(arch, pth, out_path):
+    """A torchvision ResNet classification state_dict as backbone.body.* tensors (fc dropped),
+    checked against the architecture first so a wrong --arch fails here, naming the tensors."""
+    loaded = torch.load(pth, map_location="cpu")
+    sd = loaded.state_dict() if hasattr(loaded, "state_dict") else loaded
+    net = ARCHS[arch](weights=None, norm_layer=misc_nn_ops.FrozenBatchNorm2d)
+    try:
+        missing, unexpected = net.load_state_dict(sd, strict=False)
+    except RuntimeError as e:  # a shape mismatch
+        sys.exit(f"{pth}: not a torchvision {arch} state_dict: {e}")
+    unexpected = [k for k in unexpected if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        sys.exit(f"{pth}: not a torchvision {arch} state_dict (missing: {missing[:3]}, unexpected: {unexpected[:3]})")
+    body = {f"backbone.body.{k}": v for k, v in net.state_dict().items() if not k.startswith("fc.")}
+    meta = {"format": "torchvision", "part": "backbone", "arch": arch, "torchvision": torchvision.__version__}
+    save_safetensors(out_path, body, meta)
+    print(f"{len(body)} backbone tensors of {arch} -> {out_path}", file=sys.stderr)
 
 
 def randomise_frozen_bn(model, gen):
@@ -218,6 +242,7 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--trainable-layers", type=int, default=3)
     p.add_argument("--from-pth", help="export these trained weights instead of random ones")
+    p.add_argument("--backbone-pth", help="export only a ResNet classification state_dict (e.g. ImageNet weights) as backbone.body.* for train --init")
     p.add_argument("--min-size", type=int, default=800)
     p.add_argument("--max-size", type=int, default=1333)
     p.add_argument("--synthetic", help="HxW of a seeded synthetic image to run the model on, e.g. 256x320")
@@ -230,6 +255,14 @@ def main():
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
+    if a.backbone_pth:
+        if a.norm != "frozen-bn":
+            p.error("--backbone-pth: ImageNet ResNets are BatchNorm networks; use them with the frozen-BN presets (resnet18-fpn, resnet34-fpn, resnet50-fpn)")
+        if not a.out_dir:
+            p.error("--out-dir is required")
+        os.makedirs(a.out_dir, exist_ok=True)
+        export_backbone(a.arch, a.backbone_pth, os.path.join(a.out_dir, "weights.safetensors"))
+        return
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
     model = build_model(a.arch, a.num_classes, a.trainable_layers, a.norm, min_size=a.min_size, max_size=a.max_size)

@@ -10,7 +10,7 @@
  *   learning-curve.png            the loss components per step and the epoch means
  *   checkpoint-last.safetensors   after every epoch and when stopping (atomic): resume from it
  *   checkpoint-best.safetensors   the epoch with the best validation metric (mAP@0.5, else val loss)
- *   model.json                    preset, config, classes and the weights file: what predict needs
+ *   model.json                    preset, config, classes and the weights file (`predict RUN/` reads it)
  */
 import { existsSync, statSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
@@ -181,22 +181,47 @@ export function resolveDataSource(src: DataSource, what = 'data'): { annotations
 /**
  * --init weights (a torchvision export or one of our checkpoints): every parameter from the file,
  * except a box predictor made for another number of classes (e.g. COCO's 91), which starts from
- * torchvision's random init: the usual fine-tuning recipe. Each replacement is noted.
+ * torchvision's random init: the usual fine-tuning recipe. A file holding only `backbone.body.*`
+ * (scripts/export_torchvision.py --backbone-pth: ImageNet weights) gives the backbone, and the
+ * FPN, RPN and box head start at random, as torchvision's `weights_backbone`. Each replacement
+ * is noted.
  */
 class InitWeights implements WeightSource {
   private readonly file: FileWeights;
   private readonly prefix: string;
-  constructor(private readonly tensors: ReadonlyMap<string, HostTensor>, source: string, private readonly fallback: WeightSource, private readonly notes: string[]) {
+  private readonly backboneOnly: boolean;
+  private readonly replaced = new Set<string>();
+  private randomised = 0;
+  constructor(private readonly tensors: ReadonlyMap<string, HostTensor>, private readonly source: string, private readonly fallback: WeightSource, private readonly notes: string[]) {
     this.prefix = [...tensors.keys()].some((k) => k.startsWith('param/')) ? 'param/' : '';
     this.file = new FileWeights(tensors, source, this.prefix);
+    const names = [...tensors.keys()].filter((k) => k.startsWith(this.prefix));
+    this.backboneOnly = names.length > 0 && names.every((k) => k.startsWith(`${this.prefix}backbone.body.`));
   }
   get(req: ParamRequest): Tensor {
+    if (this.backboneOnly && !req.name.startsWith('backbone.body.')) {
+      this.randomised++;
+      return this.fallback.get(req);
+    }
     const t = this.tensors.get(this.prefix + req.name);
     if (req.name.startsWith('roi_heads.box_predictor.') && t && (t.shape.length !== req.dims.length || t.shape.some((d, i) => d !== req.dims[i]))) {
       this.notes.push(`--init: ${req.name} is [${t.shape}] in the file, [${req.dims}] for these classes: initialised at random`);
+      this.replaced.add(this.prefix + req.name);
       return this.fallback.get(req);
     }
     return this.file.get(req);
+  }
+  /**
+   * Once the model is built: a note for a backbone-only file, and an error for tensors the model
+   * never asked for (weights of another architecture: e.g. BatchNorm statistics given to a
+   * GroupNorm preset would otherwise pass, their affine part taken as GroupNorm's).
+   */
+  finish(preset: string): void {
+    const unused = this.file.unused().filter((k) => !this.replaced.has(k));
+    if (unused.length > 0) {
+      throw new RangeError(`--init ${this.source}: ${unused.length} tensor(s) that preset ${preset} does not have (${unused.slice(0, 3).join(', ')}${unused.length > 3 ? ', …' : ''}): weights of another architecture?`);
+    }
+    if (this.backboneOnly) this.notes.push(`--init: backbone weights only: the FPN, RPN and box head (${this.randomised} tensors) start at random`);
   }
 }
 
@@ -294,6 +319,9 @@ export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainE
       weights = new InitWeights(tensors, o.init, new RandomWeights(settings.seed), notes);
     } else {
       weights = new RandomWeights(settings.seed);
+      if (config.arch.norm === 'frozen-bn' && config.arch.trainableLayers < 5) {
+        notes.push(`preset ${config.preset} is for fine-tuning (frozen BatchNorm, ${5 - config.arch.trainableLayers} frozen backbone stage(s)): from random weights those stay random; give --init (a torchvision or ImageNet export) or train a -gn preset from scratch`);
+      }
     }
   }
   const { train, val } = await loadData(o, settings);
@@ -315,6 +343,14 @@ export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainE
     seeds: { shuffle: settings.seed * 3 + 1, augment: settings.seed * 3 + 2, sample: settings.seed * 3 + 3 },
     threads: { intraOp: settings.threads }, lossLog: file('lossLog'), lowMemory: o.lowMemory ?? false,
   });
+  if (weights instanceof InitWeights) {
+    try {
+      weights.finish(config.preset);
+    } catch (err) {
+      await trainer.release();
+      throw err;
+    }
+  }
   let stopped: TrainDetectorResult['stopped'] = 'done';
   try {
     if (resumeFrom) await trainer.load(resumeFrom);
