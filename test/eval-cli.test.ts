@@ -78,6 +78,38 @@ test('COCO ground truth with COCO results gives the same numbers (ids resolved t
   }
 });
 
+test('predict at --score-threshold 0.7: its belowThreshold lists give the standard mAP; without them a warning', () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'eval-below-'));
+  try {
+    const doc = JSON.parse(readFileSync(pred, 'utf8'));
+    type Det = { score: number };
+    const at07 = {
+      ...doc,
+      scoreThreshold: 0.7,
+      modelScoreThreshold: 0.05,
+      images: doc.images.map((im: { detections: Det[] }) => ({
+        ...im,
+        detections: im.detections.filter((d) => d.score >= 0.7),
+        belowThreshold: im.detections.filter((d) => d.score < 0.7 && d.score > 0.05),
+      })),
+    };
+    const file = path.join(tmp, 'predictions.json');
+    writeFileSync(file, JSON.stringify(at07));
+    const full = run(['--gt', gt, '--pred', file, '--json']);
+    assert.equal(full.status, 0, full.stderr);
+    close(JSON.parse(full.stdout).map50, 7 / 9, 'map50 from detections + belowThreshold');
+    assert.doesNotMatch(full.stderr, /kept only detections/);
+
+    writeFileSync(file, JSON.stringify({ ...at07, images: at07.images.map((im: object) => ({ ...im, belowThreshold: undefined })) }));
+    const cut = run(['--gt', gt, '--pred', file, '--json']);
+    assert.equal(cut.status, 0, cut.stderr);
+    assert.match(cut.stderr, /kept only detections scoring ≥ 0\.7 \(predict --score-threshold\); AP is computed from those/);
+    assert.ok(JSON.parse(cut.stdout).map50 < 7 / 9 - 0.01, 'only the 0.7 cut is scored');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test('a predicted image without ground truth is an error naming it (exit 1)', () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'eval-unmatched-'));
   try {

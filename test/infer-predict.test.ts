@@ -10,6 +10,8 @@ import { repoRoot } from './helpers.js';
 import { writeRandomModel } from './predict-fixtures.js';
 import { Detector } from '../src/infer/detector.js';
 import { CSV_HEADER_CHANNELS, listPredictInputs, predictFiles, type PredictFilesOptions } from '../src/infer/predict-files.js';
+import type { ImagePrediction } from '../src/infer/predict-outputs.js';
+import { readPredictions } from '../src/eval/read-predictions.js';
 import { channelMeans, channelPlane } from '../src/infer/predict-means.js';
 import { cudaLibraryPresent } from '../src/infer/providers.js';
 import { decodeChannel } from '../src/hpa/decode.js';
@@ -96,6 +98,33 @@ test('predictFiles: sets merged on the fly with raw-channel means, same detectio
   assert.equal(again.failures.length, 1);
   assert.equal((await predictFiles(det, inputs.slice(0, 2), { ...base, overwrite: true })).skipped, 0);
   assert.equal((await predictFiles(det, inputs.slice(0, 2), { ...base, scoreThreshold: 0.25 })).skipped, 0, 'other settings: redone');
+
+  // A higher threshold moves detections to belowThreshold; evaluate reads back the same full set.
+  const cut = await predictFiles(det, inputs, { ...base, outDir: path.join(dir, 'cut'), scoreThreshold: 0.4, voc: false, overlays: false });
+  const all = (p: ImagePrediction) => [...p.detections, ...p.belowThreshold].map((d) => ({ label: d.label, className: d.className, score: d.score, box: d.box })).sort((a, b) => b.score - a.score || a.box[0] - b.box[0]);
+  assert.deepEqual(cut.predictions.map(all), serial.predictions.map(all));
+  assert.ok(cut.predictions.every((p) => p.detections.every((d) => d.score >= 0.4) && p.belowThreshold.every((d) => d.score < 0.4 && d.score > 0.05)));
+  assert.ok(cut.predictions.some((p) => p.belowThreshold.length > 0), 'some detections fall under 0.4');
+  const readCut = await readPredictions(path.join(dir, 'cut'));
+  const line = (d: { className?: string; score: number; box: number[] }) => `${d.className} ${d.score} ${d.box.join(' ')}`;
+  assert.deepEqual(readCut.images.map((im) => im.detections.map(line).sort()), serial.predictions.map((p) => [...p.detections, ...p.belowThreshold].map(line).sort()));
+  assert.equal(readCut.scoreThreshold, 0.05, 'the model\'s own cut: nothing above it is missing');
+
+  // Same output names from other files: another folder, or an image rewritten in place, is redone.
+  const otherDir = path.join(dir, 'other');
+  await sharp(path.join(inDir, 'a.png')).flop().toFile(path.join(path.dirname(otherDir), 'a-flopped.png'));
+  await synthesizeDataset({ outDir: otherDir, count: 1, seed: 6, size: 192 });
+  copyFileSync(path.join(path.dirname(otherDir), 'a-flopped.png'), path.join(otherDir, 'a.png'));
+  const moved = await listPredictInputs([otherDir]);
+  const fromOther = await predictFiles(det, moved.inputs, base);
+  assert.equal(fromOther.skipped, 0, 'same names in another folder are not taken from the records');
+  assert.deepEqual(fromOther.predictions.map((p) => p.image), [path.join(otherDir, 'a.png'), path.join(otherDir, 'synth_0000')]);
+  const plainA = inputs.slice(0, 1);
+  assert.equal((await predictFiles(det, plainA, base)).skipped, 0, 'the record of a now holds other/a.png');
+  assert.equal((await predictFiles(det, plainA, base)).skipped, 1);
+  writeFileSync(path.join(inDir, 'a.png'), readFileSync(path.join(path.dirname(otherDir), 'a-flopped.png')));
+  const rewritten = await predictFiles(det, plainA, base);
+  assert.equal(rewritten.skipped, 0, 'an image rewritten in place is redone');
 });
 
 test('hpa-detect predict: checkpoint config used without --preset, a bad set fails alone (exit 1), rerun resumes', async (t) => {
@@ -118,6 +147,17 @@ test('hpa-detect predict: checkpoint config used without --preset, a bad set fai
   assert.equal(second.status, 1);
   assert.match(second.stderr, /5 image\(s\) predicted \(5 from an earlier run\)/);
   assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'predictions.json'), 'utf8')).images, doc.images);
+
+  // --set reaches the stored config: one detection per image at most, the rest below it gone too.
+  const capped = spawnSync(process.execPath, [bin, 'predict', model, inDir, '--out', path.join(dir, 'capped'), '--provider', 'cpu', '--threads', '2', '--score-threshold', '0.2', '--set', 'box.detectionsPerImg=1'], { encoding: 'utf8' });
+  assert.equal(capped.status, 1, capped.stderr);
+  const cappedDoc = JSON.parse(readFileSync(path.join(dir, 'capped', 'predictions.json'), 'utf8'));
+  assert.equal(cappedDoc.config.box.detectionsPerImg, 1);
+  assert.ok(cappedDoc.images.every((im: ImagePrediction) => im.detections.length + im.belowThreshold.length <= 1));
+  assert.ok(doc.images.some((im: ImagePrediction) => im.detections.length > 1), 'without it, more than one');
+  const badSet = spawnSync(process.execPath, [bin, 'predict', model, inDir, '--out', path.join(dir, 'bad'), '--set', 'box.maxDetections=1'], { encoding: 'utf8' });
+  assert.equal(badSet.status, 2, badSet.stderr);
+  assert.match(badSet.stderr, /--set box\.maxDetections=1: unknown setting 'box\.maxDetections'/);
 });
 
 test('hpa-detect predict: usage errors exit 2, a missing model or CUDA exits 1 with the reason', (t) => {

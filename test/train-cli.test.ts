@@ -4,20 +4,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { repoRoot } from './helpers.js';
+import { repoRoot, scratchDir } from './helpers.js';
 import { writeSquareSet } from './fixtures/train/squares-set.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { readLossLog } from '../src/train/loss-log.js';
 import { Detector } from '../src/infer/detector.js';
 
 const bin = path.join(repoRoot, 'bin', 'hpa-detect.js');
-const scratch = mkdtempSync(path.join(os.tmpdir(), 'hpa-train-cli-'));
-process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+const scratch = scratchDir('hpa-train-cli-');
 
 function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -83,6 +81,25 @@ test('train writes the loss log, curve, checkpoints and model.json; --resume con
   } finally {
     await det.release();
   }
+
+  // `predict RUN/` and `predict RUN/model.json` use the checkpoint model.json names.
+  const predict = (...args: string[]) => spawnSync(process.execPath, [bin, 'predict', ...args, '--provider', 'cpu', '--threads', '1', '--no-overlays'], { encoding: 'utf8' });
+  const image = path.join(set.imageDir, 'sq_000.png');
+  for (const modelArg of [out, path.join(out, 'model.json')]) {
+    const p = predict(modelArg, image, '--out', path.join(scratch, 'pred-run'), '--overwrite');
+    assert.equal(p.status, 0, p.stderr);
+    assert.ok(p.stderr.includes(`model: ${path.join(out, model.weights)} (from ${path.join(out, 'model.json')})`), p.stderr);
+  }
+  const classes = predict(out, image, '--out', path.join(scratch, 'pred-classes'), '--classes', 'cell');
+  assert.equal(classes.status, 2, classes.stderr);
+  assert.match(classes.stderr, /--classes names 1 class\(es\), the model has 2/);
+  const empty = predict(path.join(scratch, 'lists-none'), image, '--out', path.join(scratch, 'pred-none'));
+  assert.equal(empty.status, 1);
+  assert.match(empty.stderr, /model not found/);
+  mkdirSync(path.join(scratch, 'empty-run'), { recursive: true });
+  const noRun = predict(path.join(scratch, 'empty-run'), image, '--out', path.join(scratch, 'pred-none'));
+  assert.equal(noRun.status, 1);
+  assert.match(noRun.stderr, /empty-run is a folder without model\.json, checkpoint-best\.safetensors or checkpoint-last\.safetensors/);
 });
 
 test('--ids / --val-ids train and validate on listed splits (VOC ImageSets), an unreadable list is named', async () => {

@@ -1,7 +1,8 @@
 /**
  * Predictions for `hpa-detect evaluate`, in any of three forms:
  *  - `predictions.json` of `hpa-detect predict` (or the folder holding it): images[] with
- *    detections {className, label, score, box [x1, y1, x2, y2]}; its failures[] are images
+ *    detections {className, label, score, box [x1, y1, x2, y2]} and belowThreshold (the same,
+ *    for those under predict's --score-threshold: both are read); its failures[] are images
  *    without a prediction;
  *  - a folder of LabelImg VOC XML with a `<score>` per object (a missing score reads as 1, with
  *    a warning: such files rank nothing);
@@ -31,7 +32,10 @@ export interface PredictionSet {
   images: { image: string; detections: ReadDetection[] }[];
   /** Images the predictor failed on (predictions.json `failures`). */
   failed: string[];
-  /** predictions.json `scoreThreshold`: detections below it were never written. */
+  /**
+   * Detections scoring below this were never written: predictions.json's `modelScoreThreshold`
+   * when its images carry `belowThreshold` (all the model returned), else its `scoreThreshold`.
+   */
   scoreThreshold?: number;
   /** predictions.json `classNames` (class 1 first). */
   classNames?: string[];
@@ -78,18 +82,27 @@ function predictJson(doc: Record<string, unknown>, file: string): PredictionSet 
   const set: PredictionSet = { kind: 'predictions.json', file, images: [], failed: [], warnings: [] };
   if (isNum(doc['scoreThreshold'])) set.scoreThreshold = doc['scoreThreshold'];
   if (Array.isArray(doc['classNames']) && doc['classNames'].every((c) => typeof c === 'string')) set.classNames = doc['classNames'] as string[];
-  (doc['images'] as unknown[]).forEach((im, i) => {
+  const images = doc['images'] as unknown[];
+  const detection = (d: unknown, at: string): ReadDetection => {
+    if (!isObj(d) || !isNum(d['score']) || typeof d['className'] !== 'string') throw new PredictionInputError(`${at} needs className and score`);
+    return { className: d['className'], score: d['score'], box: box(d['box'], `${at}.box`) };
+  };
+  images.forEach((im, i) => {
     const where = `${file}: images[${i}]`;
     if (!isObj(im) || typeof im['image'] !== 'string' || !Array.isArray(im['detections'])) throw new PredictionInputError(`${where} needs image (a path) and detections[]`);
+    const below = im['belowThreshold'];
+    if (below !== undefined && !Array.isArray(below)) throw new PredictionInputError(`${where}.belowThreshold must be an array`);
     set.images.push({
       image: im['image'],
-      detections: (im['detections'] as unknown[]).map((d, k) => {
-        const at = `${where}.detections[${k}]`;
-        if (!isObj(d) || !isNum(d['score']) || typeof d['className'] !== 'string') throw new PredictionInputError(`${at} needs className and score`);
-        return { className: d['className'], score: d['score'], box: box(d['box'], `${at}.box`) };
-      }),
+      detections: [
+        ...(im['detections'] as unknown[]).map((d, k) => detection(d, `${where}.detections[${k}]`)),
+        ...((below as unknown[] | undefined) ?? []).map((d, k) => detection(d, `${where}.belowThreshold[${k}]`)),
+      ],
     });
   });
+  // Files from before belowThreshold (or written by hand) hold only what passed scoreThreshold.
+  const complete = images.every((im) => isObj(im) && Array.isArray(im['belowThreshold']));
+  if (complete && isNum(doc['modelScoreThreshold'])) set.scoreThreshold = doc['modelScoreThreshold'];
   if (Array.isArray(doc['failures'])) for (const f of doc['failures']) if (isObj(f) && typeof f['image'] === 'string') set.failed.push(f['image']);
   return set;
 }

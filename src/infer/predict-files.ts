@@ -17,7 +17,7 @@ import path from 'node:path';
 import { TEMP_PREFIX, writeFileAtomic } from '../util/atomic.js';
 import { Progress } from '../util/progress.js';
 import type { Detector } from './detector.js';
-import { type InputProblem, type PredictInput, inputFiles, inputPath } from './predict-inputs.js';
+import { type InputProblem, type PredictInput, inputFiles, inputFingerprint, inputPath } from './predict-inputs.js';
 import { InputError, type LoadOptions, type LoadedInput, loadPredictInput } from './predict-load.js';
 import { boxMeans } from './predict-means.js';
 import {
@@ -73,7 +73,7 @@ export interface PredictSummary {
   seconds: number;
 }
 
-type Prepared = { kind: 'skip'; prediction: ImagePrediction } | { kind: 'ok'; loaded: LoadedInput } | { kind: 'fail'; failure: PredictFailure };
+type Prepared = { kind: 'skip'; prediction: ImagePrediction } | { kind: 'ok'; loaded: LoadedInput; source?: string } | { kind: 'fail'; failure: PredictFailure };
 
 function failureOf(input: PredictInput, err: unknown): PredictFailure {
   const reason = (err as Error)?.message ?? String(err);
@@ -144,12 +144,13 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
   const prepare = async (j: number): Promise<Prepared> => {
     const input = items[j]!;
     if (duplicate[j]) return { kind: 'fail', failure: { image: inputPath(input), files: inputFiles(input), reason: duplicate[j]! } };
-    if (!o.overwrite) {
-      const prediction = await readImageRecord(o.outDir, input.name, outOpts);
+    const source = await inputFingerprint(input);
+    if (!o.overwrite && source !== undefined) {
+      const prediction = await readImageRecord(o.outDir, input.name, source, outOpts);
       if (prediction) return { kind: 'skip', prediction };
     }
     try {
-      return { kind: 'ok', loaded: await loadPredictInput(input, o) };
+      return { kind: 'ok', loaded: await loadPredictInput(input, o), source };
     } catch (err) {
       return { kind: 'fail', failure: failureOf(input, err) };
     }
@@ -168,11 +169,11 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
   pump();
 
   const writes: Promise<void>[] = [];
-  const finish = (i: number, loaded: LoadedInput, r: DetectionResult) => {
+  const finish = (i: number, loaded: LoadedInput, source: string | undefined, r: DetectionResult) => {
     const input = items[i]!;
     const p = toPrediction(input, loaded, r, threshold, o.classNames);
     writes.push(
-      writeImageOutputs(o.outDir, input, loaded.rgb, p, outOpts).then(
+      writeImageOutputs(o.outDir, input, source, loaded.rgb, p, outOpts).then(
         () => {
           results[i] = p;
           progress.tick(true);
@@ -196,14 +197,14 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
       i++;
       continue;
     }
-    const group: { i: number; loaded: LoadedInput }[] = [{ i, loaded: first.loaded }];
+    const group: { i: number; loaded: LoadedInput; source?: string }[] = [{ i, loaded: first.loaded, source: first.source }];
     const { width, height } = first.loaded.rgb;
     while (group.length < batch && i + group.length < n) {
       const j = i + group.length;
       const next = await loads[j]!.promise; // peeked: taken here, or as the next `first`
       if (next.kind !== 'ok' || next.loaded.rgb.width !== width || next.loaded.rgb.height !== height) break;
       loads[j] = undefined;
-      group.push({ i: j, loaded: next.loaded });
+      group.push({ i: j, loaded: next.loaded, source: next.source });
     }
     let detections: DetectionResult[] | undefined;
     try {
@@ -214,7 +215,7 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
     for (let k = 0; k < group.length; k++) {
       const g = group[k]!;
       try {
-        finish(g.i, g.loaded, detections ? detections[k]! : await detector.detect(g.loaded.rgb));
+        finish(g.i, g.loaded, g.source, detections ? detections[k]! : await detector.detect(g.loaded.rgb));
       } catch (err) {
         fail(g.i, failureOf(items[g.i]!, new Error(`${inputPath(items[g.i]!)}: detection failed: ${(err as Error).message}`)));
         release();
@@ -236,6 +237,8 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
     provider: detector.provider,
     preset: detector.config.preset,
     scoreThreshold: threshold,
+    // Every detection the model returned is in the file: those under scoreThreshold in belowThreshold.
+    modelScoreThreshold: detector.config.box.scoreThresh,
     classNames: o.classNames,
     images: predictions,
     failures,
@@ -244,11 +247,14 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
   return { predictions, failures, skipped, seconds: progress.elapsedSeconds };
 }
 
-/** Kept detections of one image with their channel means. */
+/** Kept detections of one image with their channel means; the others for evaluation. */
 function toPrediction(input: PredictInput, loaded: LoadedInput, r: DetectionResult, threshold: number, classNames: readonly string[]): ImagePrediction {
   const keep: number[] = [];
-  for (let k = 0; k < r.scores.length; k++) if (r.scores[k]! >= threshold) keep.push(k);
-  const boxes = keep.map((k) => Array.from(r.boxes.subarray(4 * k, 4 * k + 4)) as [number, number, number, number]);
+  const below: number[] = [];
+  for (let k = 0; k < r.scores.length; k++) (r.scores[k]! >= threshold ? keep : below).push(k);
+  const boxOf = (k: number) => Array.from(r.boxes.subarray(4 * k, 4 * k + 4)) as [number, number, number, number];
+  const className = (label: number) => classNames[label - 1] ?? `class${label}`;
+  const boxes = keep.map(boxOf);
   const means = boxMeans(loaded.planes, boxes);
   return {
     image: inputPath(input),
@@ -263,11 +269,12 @@ function toPrediction(input: PredictInput, loaded: LoadedInput, r: DetectionResu
       const label = r.labels[k]!;
       return {
         label,
-        className: classNames[label - 1] ?? `class${label}`,
+        className: className(label),
         score: r.scores[k]!,
         box: boxes[j]!,
         means: Object.fromEntries(loaded.channels.map((c, ci) => [c, means[j]![ci]!])),
       };
     }),
+    belowThreshold: below.map((k) => ({ label: r.labels[k]!, className: className(r.labels[k]!), score: r.scores[k]!, box: boxOf(k) })),
   };
 }

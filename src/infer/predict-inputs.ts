@@ -7,6 +7,7 @@
  * channel under two extensions) are returned as problems naming the files, not dropped silently.
  */
 import { readdirSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CHANNEL_NAMES, type ChannelSet, discoverChannelSets, parseChannelFileName } from '../hpa/channels.js';
 import { TEMP_PREFIX } from '../util/atomic.js';
@@ -36,6 +37,24 @@ export function inputPath(input: PredictInput): string {
 /** The files an input reads (for messages). */
 export function inputFiles(input: PredictInput): string[] {
   return input.kind === 'image' ? [input.file] : CHANNEL_NAMES.map((c) => input.set.files[c]);
+}
+
+/**
+ * What tells one input's content from another's when a run resumes: each file's absolute path,
+ * size and modification time. Output names are only stems, so a later run over another folder
+ * (or over an image merged again in place) must not reuse a stored prediction. Undefined when a
+ * file cannot be stat'ed (loading it reports why).
+ */
+export async function inputFingerprint(input: PredictInput): Promise<string | undefined> {
+  try {
+    const files = await Promise.all(inputFiles(input).map(async (f) => {
+      const s = await stat(f);
+      return [path.resolve(f), s.size, s.mtimeMs];
+    }));
+    return JSON.stringify(files);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

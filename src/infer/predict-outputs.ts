@@ -34,6 +34,14 @@ export interface PredictedDetection {
   means: Record<string, number>;
 }
 
+/** A detection kept for evaluation only (no channel means: it is not in the CSV, VOC or overlays). */
+export interface ScoredDetection {
+  label: number;
+  className: string;
+  score: number;
+  box: [number, number, number, number];
+}
+
 /** One image's predictions. */
 export interface ImagePrediction {
   /** The image file, or `{folder}/{id}` for an HPA channel set. */
@@ -51,6 +59,12 @@ export interface ImagePrediction {
   /** Scale of the means: 8 (0–255) or 16 (0–65535: a 16-bit raw channel). */
   bitDepth: 8 | 16;
   detections: PredictedDetection[];
+  /**
+   * The model's other detections: scoring below the run's score threshold but above the model's
+   * own cut (`box.scoreThresh`, 0.05 as torchvision). `evaluate` adds them back, so mAP is the
+   * standard figure whatever `--score-threshold` predict ran with.
+   */
+  belowThreshold: ScoredDetection[];
 }
 
 /** An input that produced no prediction. */
@@ -121,7 +135,7 @@ export interface ImageOutputOptions {
 }
 
 /** Write voc/, overlays/ and, last, images/{name}.json for one image. */
-export async function writeImageOutputs(outDir: string, input: PredictInput, rgb: RgbImage, p: ImagePrediction, o: ImageOutputOptions): Promise<void> {
+export async function writeImageOutputs(outDir: string, input: PredictInput, source: string | undefined, rgb: RgbImage, p: ImagePrediction, o: ImageOutputOptions): Promise<void> {
   const paths = outputPaths(outDir, p.name);
   const objects: BoxObject[] = p.detections.map((d) => ({ name: d.className, x1: d.box[0], y1: d.box[1], x2: d.box[2], y2: d.box[3], score: d.score }));
   if (o.voc) {
@@ -134,18 +148,20 @@ export async function writeImageOutputs(outDir: string, input: PredictInput, rgb
     await writeFileAtomic(paths.voc, formatVocXml(ann));
   }
   if (o.overlays) await writeFileAtomic(paths.overlay, await overlayPng(rgb, objects));
-  await writeFileAtomic(paths.record, JSON.stringify({ key: o.runKey, prediction: p }) + '\n');
+  await writeFileAtomic(paths.record, JSON.stringify({ key: o.runKey, source: source ?? null, prediction: p }) + '\n');
 }
 
 /**
- * The prediction stored for `name` by an earlier run with the same key, or undefined (none, a
- * different key, unreadable, or an output it should have written is missing).
+ * The prediction stored for `name` by an earlier run with the same key from the same input files
+ * (`source`, {@link inputFingerprint}), or undefined (none, a different key or source, unreadable,
+ * or an output it should have written is missing).
  */
-export async function readImageRecord(outDir: string, name: string, o: ImageOutputOptions): Promise<ImagePrediction | undefined> {
+export async function readImageRecord(outDir: string, name: string, source: string, o: ImageOutputOptions): Promise<ImagePrediction | undefined> {
   const paths = outputPaths(outDir, name);
   try {
-    const rec = JSON.parse(await readFile(paths.record, 'utf8')) as { key: unknown; prediction: ImagePrediction };
-    if (JSON.stringify(rec.key) !== JSON.stringify(o.runKey) || rec.prediction?.name !== name) return undefined;
+    const rec = JSON.parse(await readFile(paths.record, 'utf8')) as { key: unknown; source: unknown; prediction: ImagePrediction };
+    if (JSON.stringify(rec.key) !== JSON.stringify(o.runKey) || rec.source !== source || rec.prediction?.name !== name) return undefined;
+    if (!Array.isArray(rec.prediction.belowThreshold)) return undefined; // a record from before belowThreshold
     if (o.voc) await access(paths.voc);
     if (o.overlays) await access(paths.overlay);
     return rec.prediction;

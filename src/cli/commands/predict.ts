@@ -5,12 +5,14 @@
  * which execution provider ran. Formats and options: docs/predict.md.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { CliError, UsageError } from '../errors.js';
+import { parseConfigSets, SET_OPTION } from '../config-set.js';
+import { resolveModelPath } from '../model-path.js';
 import { Detector } from '../../infer/detector.js';
 import { DEFAULT_BATCH, defaultConcurrency, listPredictInputs, predictFiles } from '../../infer/predict-files.js';
-import { resolveModelConfig } from '../../infer/predict-model.js';
+import { DEFAULT_PRESET, mergeOverrides, resolveModelConfig } from '../../infer/predict-model.js';
 import { ProviderUnavailableError, type ProviderChoice } from '../../infer/providers.js';
 import { type ConfigOverrides, PRESET_NAMES, fasterRcnnConfig } from '../../models/presets.js';
 import type { MergeMode } from '../../hpa/merge.js';
@@ -33,6 +35,7 @@ interface PredictArgs {
   voc: boolean;
   overlays: boolean;
   quiet: boolean;
+  set?: string[];
 }
 
 function positiveInt(name: string, v: number | undefined): void {
@@ -44,7 +47,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
   describe: 'Detect cells in images or raw HPA channel sets with a Faster R-CNN (JSON, CSV per cell, VOC XML, overlays)',
   builder: (y) =>
     y
-      .positional('model', { type: 'string', demandOption: true, describe: 'Weights: an hpa-detect checkpoint (config stored in it) or a torchvision export (safetensors)' })
+      .positional('model', { type: 'string', demandOption: true, describe: 'Weights: an hpa-detect checkpoint (config stored in it), a training run\'s folder or model.json (its best checkpoint), or a torchvision export (safetensors)' })
       .positional('images', { type: 'string', array: true, demandOption: true, describe: 'Image files, channel files ({id}_red.png …) and/or folders of either' })
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'Output folder' })
       .option('preset', { type: 'string', choices: PRESET_NAMES, describe: "Model preset (default: the one stored in our checkpoints and exported weights, else resnet50-fpn)" })
@@ -60,6 +63,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       .option('threads', { type: 'number', describe: 'Intra-op threads (default: all cores)' })
       .option('min-size', { type: 'number', describe: "Resize: short side (default: the preset's)" })
       .option('max-size', { type: 'number', describe: "Resize: long side cap (default: the preset's)" })
+      .option('set', SET_OPTION)
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
       .example('$0 predict model.safetensors merged/ --out predictions --classes cell', 'All images of a folder')
       .example('$0 predict run/checkpoint.safetensors train/ --out pred --score-threshold 0.05', 'Raw channel sets, for evaluate') as Argv<PredictArgs>,
@@ -69,7 +73,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
     if (!(threshold >= 0 && threshold <= 1)) throw new UsageError(`--score-threshold must be in [0, 1], got ${threshold}`);
     positiveInt('batch', argv.batch);
     positiveInt('concurrency', argv.concurrency);
-    if (!existsSync(argv.model) || !statSync(argv.model).isFile()) throw new CliError(`model not found: ${argv.model}`);
+    const { file: modelFile, via } = resolveModelPath(argv.model);
     let found: Awaited<ReturnType<typeof listPredictInputs>>;
     try {
       found = await listPredictInputs(argv.images);
@@ -82,22 +86,25 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       throw new CliError(`no images (png, jpg, tif, webp) or complete channel sets in ${argv.images.join(', ')}${why}`);
     }
 
-    const cli: ConfigOverrides = { transform: { ...(argv['min-size'] ? { minSize: argv['min-size'] } : {}), ...(argv['max-size'] ? { maxSize: argv['max-size'] } : {}) } };
+    const sizes: ConfigOverrides = { transform: { ...(argv['min-size'] ? { minSize: argv['min-size'] } : {}), ...(argv['max-size'] ? { maxSize: argv['max-size'] } : {}) } };
+    // Field names and kinds are the same in every preset; ranges are checked when the model loads.
+    const cli = mergeOverrides(parseConfigSets(argv.set ?? [], fasterRcnnConfig(DEFAULT_PRESET)), sizes);
     let detector: Detector;
     let preset = argv.preset;
     let storedClasses: string[] | undefined;
     try {
-      const resolved = await resolveModelConfig(argv.model, argv.preset, cli);
+      const resolved = await resolveModelConfig(modelFile, argv.preset, cli);
       preset = resolved.preset;
       storedClasses = resolved.classes;
       // The box head drops scores <= its own threshold (torchvision's 0.05) before ours applies.
       const base = fasterRcnnConfig(resolved.preset, resolved.config).box.scoreThresh;
       const config: ConfigOverrides = threshold < base ? { ...resolved.config, box: { ...resolved.config.box, scoreThresh: threshold } } : resolved.config;
-      detector = await Detector.load(argv.model, resolved.preset, { provider: argv.provider, threads: argv.threads, config });
-      if (resolved.fromCheckpoint) process.stderr.write(`model config stored in ${argv.model}: preset ${resolved.preset}${resolved.classes ? `, classes ${resolved.classes.join(', ')}` : ''}\n`);
+      detector = await Detector.load(modelFile, resolved.preset, { provider: argv.provider, threads: argv.threads, config });
+      if (via) process.stderr.write(`model: ${modelFile} (from ${via})\n`);
+      if (resolved.fromCheckpoint) process.stderr.write(`model config stored in ${modelFile}: preset ${resolved.preset}${resolved.classes ? `, classes ${resolved.classes.join(', ')}` : ''}\n`);
     } catch (err) {
       if (err instanceof ProviderUnavailableError) throw new CliError(err.message);
-      throw new CliError(`cannot load ${argv.model}${preset ? ` as ${preset}` : ''}: ${(err as Error).message}`);
+      throw new CliError(`cannot load ${modelFile}${preset ? ` as ${preset}` : ''}: ${(err as Error).message}`);
     }
     const batch = argv.batch ?? DEFAULT_BATCH;
     const concurrency = argv.concurrency ?? defaultConcurrency(batch);
@@ -107,13 +114,18 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
         `${sets ? ` (${sets} channel set(s) merged on the fly, mode ${argv.mode})` : ''}; batch ${batch}, concurrency ${Math.max(batch, concurrency)}\n`,
     );
     const classNames = argv.classes ? argv.classes.split(',').map((s) => s.trim()) : (storedClasses ?? []);
+    const modelClasses = detector.config.arch.numClasses - 1;
+    if (argv.classes && classNames.length !== modelClasses) {
+      await detector.release();
+      throw new UsageError(`--classes names ${classNames.length} class(es), the model has ${modelClasses} (labels 1..${modelClasses}, background excluded)`);
+    }
     const tty = Boolean(process.stderr.isTTY);
     let summary: Awaited<ReturnType<typeof predictFiles>>;
     try {
       summary = await predictFiles(detector, inputs, {
         outDir: argv.out, classNames, scoreThreshold: threshold, batch, concurrency, overwrite: argv.overwrite,
         mergeMode: argv.mode, voc: argv.voc, overlays: argv.overlays, problems, progress: !argv.quiet,
-        runInfo: { model: path.resolve(argv.model), modelBytes: statSync(argv.model).size, modelMtimeMs: Math.round(statSync(argv.model).mtimeMs), config: detector.config },
+        runInfo: { model: path.resolve(modelFile), modelBytes: statSync(modelFile).size, modelMtimeMs: Math.round(statSync(modelFile).mtimeMs), config: detector.config },
         onFailure: (f) => process.stderr.write(`${tty ? '\r\x1b[2K' : ''}failed: ${f.image}: ${f.reason}\n`),
       });
     } catch (err) {

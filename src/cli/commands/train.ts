@@ -7,12 +7,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AugmentOptions } from '../../data/augment.js';
-import { PRESET_NAMES } from '../../models/presets.js';
+import { type ConfigOverrides, PRESET_NAMES, fasterRcnnConfig } from '../../models/presets.js';
+import { mergeOverrides } from '../../infer/predict-model.js';
 import { describeLrDrop, describeModelsBuilt, trainDetector, TRAIN_FILES, type TrainEvent } from '../../train/detector-fit.js';
 import { availableCores } from '../../util/cores.js';
 import { formatDuration } from '../../util/progress.js';
 import { CliError, UsageError } from '../errors.js';
 import { readIdList } from '../read-ids.js';
+import { parseConfigSets, SET_OPTION } from '../config-set.js';
 
 interface TrainArgs {
   model: string;
@@ -44,6 +46,7 @@ interface TrainArgs {
   seed: number;
   threads?: number;
   'low-memory': boolean;
+  set?: string[];
   json: boolean;
 }
 
@@ -73,10 +76,24 @@ function validate(a: TrainArgs): void {
   check(a.clip === undefined || a.clip > 0, `--clip must be > 0, got ${a.clip}`);
   for (const k of ['min-size', 'max-size', 'threads'] as const) check(a[k] === undefined || positiveInt(a[k]), `--${k} must be a positive integer, got ${a[k]}`);
   check(Number.isSafeInteger(a.seed) && a.seed >= 0, `--seed must be a non-negative integer, got ${a.seed}`);
+  check(!a.resume || (a.set ?? []).length === 0, '--set changes the model: a resumed run keeps the config stored in its checkpoint');
+  modelOverrides(a);
   check(a.resume || !existsSync(path.join(a.out, TRAIN_FILES.last)), `--out ${a.out} already holds a run (${TRAIN_FILES.last}): add --resume to continue it, or choose another --out`);
   for (const k of ['data', 'images', 'val', 'val-images', 'init'] as const) {
     if (a[k] !== undefined) check(existsSync(a[k]!), `--${k}: ${a[k]} does not exist`);
   }
+}
+
+/** --set, then --min-size/--max-size on top, checked against the preset (a usage error names the field). */
+function modelOverrides(a: TrainArgs): ConfigOverrides {
+  const transform = { ...(a['min-size'] ? { minSize: a['min-size'] } : {}), ...(a['max-size'] ? { maxSize: a['max-size'] } : {}) };
+  const overrides = mergeOverrides(parseConfigSets(a.set ?? [], fasterRcnnConfig(a.preset)), { transform });
+  try {
+    fasterRcnnConfig(a.preset, overrides);
+  } catch (err) {
+    throw new UsageError(`--set: ${(err as Error).message}`);
+  }
+  return overrides;
 }
 
 /** Progress output: a redrawn bar on a TTY, plain lines otherwise. The ETA is the sooner of the epochs' end and the time budget's. */
@@ -159,6 +176,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('clip', { type: 'number', describe: 'Clip the gradient norm to this (default 10 from random weights, none with --init)' })
       .option('min-size', { type: 'number', describe: "Resize: short side (default: the preset's)" })
       .option('max-size', { type: 'number', describe: "Resize: long side cap (default: the preset's)" })
+      .option('set', SET_OPTION)
       .option('augment', { type: 'string', default: 'flips', choices: Object.keys(AUGMENT), describe: "Augmentation: none, hflip (torchvision's detection recipe), flips (h/v flips, quarter turns), full (+ scale jitter, brightness/contrast)" })
       .option('map', { type: 'boolean', default: true, describe: 'Validate with mAP@0.5 (--no-map: validation loss only)' })
       .option('out', { alias: 'o', type: 'string', default: 'train-out', describe: 'Output folder' })
@@ -182,10 +200,9 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     try {
       const ids = argv.ids !== undefined ? await readIdList(argv.ids, '--ids') : undefined;
       const valIds = argv['val-ids'] !== undefined ? await readIdList(argv['val-ids'], '--val-ids') : undefined;
-      const transform = { ...(argv['min-size'] ? { minSize: argv['min-size'] } : {}), ...(argv['max-size'] ? { maxSize: argv['max-size'] } : {}) };
       const result = await trainDetector({
         preset: argv.preset,
-        config: { transform },
+        config: modelOverrides(argv),
         data: { annotations: argv.data, ...(argv.images ? { images: argv.images } : {}), ...(ids ? { ids } : {}) },
         ...(argv.val || valIds
           ? { val: { annotations: argv.val ?? argv.data, ...((argv.val ? argv['val-images'] : argv.images) ? { images: (argv.val ? argv['val-images'] : argv.images)! } : {}), ...(valIds ? { ids: valIds } : {}) } }
