@@ -271,7 +271,7 @@ def channel_means(img_u8, box):
 
 def write_predictions_json(path, doc):
     """predictions.json as `hpa-detect predict` lays it out (src/infer/predict-outputs.ts,
-    formatPredictionsJson): the run's fields indented, one line per image; written atomically."""
+    predictionsJsonChunks): the run's fields indented, one line per image; written atomically."""
     lines = []
     for k, v in doc.items():
         key = json.dumps(k)

@@ -42,6 +42,7 @@ test('--set errors name the flag and say what is expected', () => {
   bad('anchors.sizes=16,x', /expected comma-separated numbers/);
   bad('anchors.sizes=0,32,64,128,256', /anchor sizes must be > 0/);
   bad('rpn=3', /unknown setting 'rpn'/);
+  assert.throws(() => parseConfigSets(['arch.trainableLayers=2'], light, { arch: false }), /the architecture is the weights'; arch\.trainableLayers only applies to training/);
 });
 
 test('train: a --set the preset cannot take is a usage error (exit 2) before any data is read', () => {

@@ -82,7 +82,8 @@ test('predict at --score-threshold 0.7: its belowThreshold lists give the standa
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'eval-below-'));
   try {
     const doc = JSON.parse(readFileSync(pred, 'utf8'));
-    type Det = { score: number };
+    type Det = { label: number; score: number; box: number[] };
+    const columns = (ds: Det[]) => ({ label: ds.map((d) => d.label), score: ds.map((d) => d.score), box: ds.flatMap((d) => d.box) });
     const at07 = {
       ...doc,
       scoreThreshold: 0.7,
@@ -90,7 +91,7 @@ test('predict at --score-threshold 0.7: its belowThreshold lists give the standa
       images: doc.images.map((im: { detections: Det[] }) => ({
         ...im,
         detections: im.detections.filter((d) => d.score >= 0.7),
-        belowThreshold: im.detections.filter((d) => d.score < 0.7 && d.score > 0.05),
+        belowThreshold: columns(im.detections.filter((d) => d.score < 0.7 && d.score > 0.05)),
       })),
     };
     const file = path.join(tmp, 'predictions.json');
@@ -105,6 +106,12 @@ test('predict at --score-threshold 0.7: its belowThreshold lists give the standa
     assert.equal(cut.status, 0, cut.stderr);
     assert.match(cut.stderr, /kept only detections scoring ≥ 0\.7 \(predict --score-threshold\); AP is computed from those/);
     assert.ok(JSON.parse(cut.stdout).map50 < 7 / 9 - 0.01, 'only the 0.7 cut is scored');
+
+    const broken = { ...at07, images: [{ ...at07.images[0], belowThreshold: { label: [1, 2], score: [0.3], box: [0, 0, 1, 1] } }] };
+    writeFileSync(file, JSON.stringify(broken));
+    const bad = run(['--gt', gt, '--pred', file]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /images\[0\]\.belowThreshold: 2 labels need as many scores \(got 1\) and 4 box numbers each \(got 4\)/);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -10,7 +10,7 @@ import { repoRoot } from './helpers.js';
 import { writeRandomModel } from './predict-fixtures.js';
 import { Detector } from '../src/infer/detector.js';
 import { CSV_HEADER_CHANNELS, listPredictInputs, predictFiles, type PredictFilesOptions } from '../src/infer/predict-files.js';
-import type { ImagePrediction } from '../src/infer/predict-outputs.js';
+import { type ImagePrediction, roundCoordinate, roundScore } from '../src/infer/predict-outputs.js';
 import { readPredictions } from '../src/eval/read-predictions.js';
 import { channelMeans, channelPlane } from '../src/infer/predict-means.js';
 import { cudaLibraryPresent } from '../src/infer/providers.js';
@@ -101,13 +101,16 @@ test('predictFiles: sets merged on the fly with raw-channel means, same detectio
 
   // A higher threshold moves detections to belowThreshold; evaluate reads back the same full set.
   const cut = await predictFiles(det, inputs, { ...base, outDir: path.join(dir, 'cut'), scoreThreshold: 0.4, voc: false, overlays: false });
-  const all = (p: ImagePrediction) => [...p.detections, ...p.belowThreshold].map((d) => ({ label: d.label, className: d.className, score: d.score, box: d.box })).sort((a, b) => b.score - a.score || a.box[0] - b.box[0]);
-  assert.deepEqual(cut.predictions.map(all), serial.predictions.map(all));
-  assert.ok(cut.predictions.every((p) => p.detections.every((d) => d.score >= 0.4) && p.belowThreshold.every((d) => d.score < 0.4 && d.score > 0.05)));
-  assert.ok(cut.predictions.some((p) => p.belowThreshold.length > 0), 'some detections fall under 0.4');
+  for (const p of cut.predictions) {
+    assert.ok(p.detections.every((d) => d.score >= 0.4) && p.belowThreshold.score.every((v) => v < 0.4 && v > 0.05), p.name);
+    assert.equal(p.belowThreshold.box.length, 4 * p.belowThreshold.label.length);
+  }
+  assert.ok(cut.predictions.some((p) => p.belowThreshold.label.length > 0), 'some detections fall under 0.4');
+  // The serial run's every detection (threshold 0.2), rounded as belowThreshold stores values.
+  const rounded = (d: { className?: string; score: number; box: number[] }) => `${d.className} ${roundScore(d.score)} ${d.box.map(roundCoordinate).join(' ')}`;
+  const expand = (p: ImagePrediction) => [...p.detections, ...p.belowThreshold.label.map((label, k) => ({ className: base.classNames[label - 1], score: p.belowThreshold.score[k]!, box: p.belowThreshold.box.slice(4 * k, 4 * k + 4) }))];
   const readCut = await readPredictions(path.join(dir, 'cut'));
-  const line = (d: { className?: string; score: number; box: number[] }) => `${d.className} ${d.score} ${d.box.join(' ')}`;
-  assert.deepEqual(readCut.images.map((im) => im.detections.map(line).sort()), serial.predictions.map((p) => [...p.detections, ...p.belowThreshold].map(line).sort()));
+  assert.deepEqual(readCut.images.map((im) => im.detections.map(rounded).sort()), serial.predictions.map((p) => expand(p).map(rounded).sort()));
   assert.equal(readCut.scoreThreshold, 0.05, 'the model\'s own cut: nothing above it is missing');
 
   // Same output names from other files: another folder, or an image rewritten in place, is redone.
@@ -116,14 +119,16 @@ test('predictFiles: sets merged on the fly with raw-channel means, same detectio
   await synthesizeDataset({ outDir: otherDir, count: 1, seed: 6, size: 192 });
   copyFileSync(path.join(path.dirname(otherDir), 'a-flopped.png'), path.join(otherDir, 'a.png'));
   const moved = await listPredictInputs([otherDir]);
-  const fromOther = await predictFiles(det, moved.inputs, base);
+  const fresh = { ...base, outDir: path.join(dir, 'fingerprint') };
+  await predictFiles(det, inputs, fresh);
+  const fromOther = await predictFiles(det, moved.inputs, fresh);
   assert.equal(fromOther.skipped, 0, 'same names in another folder are not taken from the records');
   assert.deepEqual(fromOther.predictions.map((p) => p.image), [path.join(otherDir, 'a.png'), path.join(otherDir, 'synth_0000')]);
   const plainA = inputs.slice(0, 1);
-  assert.equal((await predictFiles(det, plainA, base)).skipped, 0, 'the record of a now holds other/a.png');
-  assert.equal((await predictFiles(det, plainA, base)).skipped, 1);
+  assert.equal((await predictFiles(det, plainA, fresh)).skipped, 0, 'the record of a now holds other/a.png');
+  assert.equal((await predictFiles(det, plainA, fresh)).skipped, 1);
   writeFileSync(path.join(inDir, 'a.png'), readFileSync(path.join(path.dirname(otherDir), 'a-flopped.png')));
-  const rewritten = await predictFiles(det, plainA, base);
+  const rewritten = await predictFiles(det, plainA, fresh);
   assert.equal(rewritten.skipped, 0, 'an image rewritten in place is redone');
 });
 
@@ -153,11 +158,14 @@ test('hpa-detect predict: checkpoint config used without --preset, a bad set fai
   assert.equal(capped.status, 1, capped.stderr);
   const cappedDoc = JSON.parse(readFileSync(path.join(dir, 'capped', 'predictions.json'), 'utf8'));
   assert.equal(cappedDoc.config.box.detectionsPerImg, 1);
-  assert.ok(cappedDoc.images.every((im: ImagePrediction) => im.detections.length + im.belowThreshold.length <= 1));
+  assert.ok(cappedDoc.images.every((im: ImagePrediction) => im.detections.length + im.belowThreshold.label.length <= 1));
   assert.ok(doc.images.some((im: ImagePrediction) => im.detections.length > 1), 'without it, more than one');
   const badSet = spawnSync(process.execPath, [bin, 'predict', model, inDir, '--out', path.join(dir, 'bad'), '--set', 'box.maxDetections=1'], { encoding: 'utf8' });
   assert.equal(badSet.status, 2, badSet.stderr);
   assert.match(badSet.stderr, /--set box\.maxDetections=1: unknown setting 'box\.maxDetections'/);
+  const badRange = spawnSync(process.execPath, [bin, 'predict', model, inDir, '--out', path.join(dir, 'bad'), '--set', 'box.scoreThresh=2'], { encoding: 'utf8' });
+  assert.equal(badRange.status, 2, badRange.stderr);
+  assert.match(badRange.stderr, /--set: box\.scoreThresh must be in \[0, 1\], got 2/);
 });
 
 test('hpa-detect predict: usage errors exit 2, a missing model or CUDA exits 1 with the reason', (t) => {

@@ -133,6 +133,11 @@ test('presets: known names, overrides, validation errors name the field', () => 
   assert.throws(() => fasterRcnnConfig('light', { arch: { numClasses: 1 } }), /arch\.numClasses/);
   assert.throws(() => fasterRcnnConfig('light', { box: { nmsThresh: 1.5 } }), /box\.nmsThresh/);
   assert.throws(() => fasterRcnnConfig('light', { anchors: { sizes: [[16], [32]] } }), /anchors\.sizes/);
+  assert.throws(() => fasterRcnnConfig('light', { box: { poolSize: 0 } }), /box\.poolSize must be an integer >= 1, got 0/);
+  assert.throws(() => fasterRcnnConfig('light', { rpn: { batchSizePerImage: 2.5 } }), /rpn\.batchSizePerImage must be an integer >= 1/);
+  assert.throws(() => fasterRcnnConfig('light', { rpn: { bgIouThresh: 0.8 } }), /rpn\.bgIouThresh 0\.8 is above rpn\.fgIouThresh 0\.7/);
+  assert.throws(() => fasterRcnnConfig('light', { box: { positiveFraction: 0 } }), /box\.positiveFraction must be in \(0, 1\]/);
+  assert.throws(() => fasterRcnnConfig('light', { anchors: { aspectRatios: [0.5, -1, 2] } }), /anchors\.aspectRatios\[1\] must be > 0/);
 });
 
 test('arch.baseWidth scales every backbone stage (64 is torchvision\'s); widths are validated', () => {

@@ -47,10 +47,11 @@ function anchorSizes(text: string, flag: string): number[][] {
 }
 
 /**
- * Parse `--set` values against `reference` (the preset's config) into overrides.
+ * Parse `--set` values against `reference` (the preset's config) into overrides; `arch: false`
+ * refuses arch.trainableLayers (predict: it changes nothing at inference).
  * @throws UsageError naming the flag: an unknown field, one that cannot be set, or a malformed value
  */
-export function parseConfigSets(values: readonly string[], reference: FasterRcnnConfig): ConfigOverrides {
+export function parseConfigSets(values: readonly string[], reference: FasterRcnnConfig, o: { arch?: boolean } = {}): ConfigOverrides {
   const out: Partial<Record<Section, Record<string, unknown>>> = {};
   for (const raw of values) {
     const flag = `--set ${raw}`;
@@ -63,6 +64,7 @@ export function parseConfigSets(values: readonly string[], reference: FasterRcnn
       const why = section === 'arch' ? 'the architecture is the preset\'s (only arch.trainableLayers can be set)' : `settable: ${known.join(', ')}`;
       throw new UsageError(`${flag}: unknown setting '${key}'; ${why}`);
     }
+    if (section === 'arch' && o.arch === false) throw new UsageError(`${flag}: the architecture is the weights'; ${key} only applies to training`);
     const current = (reference[section as Section] as unknown as Record<string, unknown>)[field];
     let value: unknown;
     if (key === 'anchors.sizes') value = anchorSizes(text, flag);

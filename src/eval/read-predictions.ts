@@ -1,9 +1,9 @@
 /**
  * Predictions for `hpa-detect evaluate`, in any of three forms:
  *  - `predictions.json` of `hpa-detect predict` (or the folder holding it): images[] with
- *    detections {className, label, score, box [x1, y1, x2, y2]} and belowThreshold (the same,
- *    for those under predict's --score-threshold: both are read); its failures[] are images
- *    without a prediction;
+ *    detections {className, label, score, box [x1, y1, x2, y2]} and belowThreshold (those under
+ *    predict's --score-threshold, column-wise {label[], score[], box[]}: both are read); its
+ *    failures[] are images without a prediction;
  *  - a folder of LabelImg VOC XML with a `<score>` per object (a missing score reads as 1, with
  *    a warning: such files rank nothing);
  *  - COCO results JSON: [{image_id, category_id, bbox [x, y, w, h], score}], ids resolved through
@@ -90,21 +90,33 @@ function predictJson(doc: Record<string, unknown>, file: string): PredictionSet 
   images.forEach((im, i) => {
     const where = `${file}: images[${i}]`;
     if (!isObj(im) || typeof im['image'] !== 'string' || !Array.isArray(im['detections'])) throw new PredictionInputError(`${where} needs image (a path) and detections[]`);
-    const below = im['belowThreshold'];
-    if (below !== undefined && !Array.isArray(below)) throw new PredictionInputError(`${where}.belowThreshold must be an array`);
     set.images.push({
       image: im['image'],
       detections: [
         ...(im['detections'] as unknown[]).map((d, k) => detection(d, `${where}.detections[${k}]`)),
-        ...((below as unknown[] | undefined) ?? []).map((d, k) => detection(d, `${where}.belowThreshold[${k}]`)),
+        ...(im['belowThreshold'] !== undefined ? belowThreshold(im['belowThreshold'], `${where}.belowThreshold`, set.classNames ?? []) : []),
       ],
     });
   });
   // Files from before belowThreshold (or written by hand) hold only what passed scoreThreshold.
-  const complete = images.every((im) => isObj(im) && Array.isArray(im['belowThreshold']));
+  const complete = images.every((im) => isObj(im) && im['belowThreshold'] !== undefined);
   if (complete && isNum(doc['modelScoreThreshold'])) set.scoreThreshold = doc['modelScoreThreshold'];
   if (Array.isArray(doc['failures'])) for (const f of doc['failures']) if (isObj(f) && typeof f['image'] === 'string') set.failed.push(f['image']);
   return set;
+}
+
+/** predict's column-wise belowThreshold {label[], score[], box[] (4 per detection)}; class names from the file's classNames. */
+function belowThreshold(v: unknown, where: string, classNames: readonly string[]): ReadDetection[] {
+  const ok = isObj(v) && Array.isArray(v['label']) && Array.isArray(v['score']) && Array.isArray(v['box']);
+  if (!ok) throw new PredictionInputError(`${where} must be {label: [], score: [], box: []}`);
+  const label = v['label'] as unknown[], score = v['score'] as unknown[], boxes = v['box'] as unknown[];
+  if (score.length !== label.length || boxes.length !== 4 * label.length) {
+    throw new PredictionInputError(`${where}: ${label.length} labels need as many scores (got ${score.length}) and 4 box numbers each (got ${boxes.length})`);
+  }
+  return label.map((l, k) => {
+    if (!Number.isInteger(l) || (l as number) < 1 || !isNum(score[k])) throw new PredictionInputError(`${where}: detection ${k} needs a label >= 1 and a score`);
+    return { className: classNames[(l as number) - 1] ?? `class${String(l)}`, score: score[k] as number, box: box(boxes.slice(4 * k, 4 * k + 4), `${where}.box[${4 * k}..${4 * k + 3}]`) };
+  });
 }
 
 function cocoResults(doc: unknown[], file: string, coco: Parameters<typeof readPredictions>[1]): PredictionSet {

@@ -22,7 +22,7 @@ import { InputError, type LoadOptions, type LoadedInput, loadPredictInput } from
 import { boxMeans } from './predict-means.js';
 import {
   type ImagePrediction, type PredictFailure, PREDICTIONS_FORMAT, PREDICTIONS_VERSION,
-  formatDetectionsCsv, formatPredictionsJson, readImageRecord, writeImageOutputs,
+  formatDetectionsCsv, predictionsJsonChunks, readImageRecord, roundCoordinate, roundScore, writeImageOutputs,
 } from './predict-outputs.js';
 import type { DetectionResult } from './detector.js';
 
@@ -243,7 +243,7 @@ export async function predictFiles(detector: Detector, inputs: readonly (string 
     images: predictions,
     failures,
   };
-  await writeFileAtomic(path.join(o.outDir, 'predictions.json'), formatPredictionsJson(doc));
+  await writeFileAtomic(path.join(o.outDir, 'predictions.json'), predictionsJsonChunks(doc));
   return { predictions, failures, skipped, seconds: progress.elapsedSeconds };
 }
 
@@ -275,6 +275,6 @@ function toPrediction(input: PredictInput, loaded: LoadedInput, r: DetectionResu
         means: Object.fromEntries(loaded.channels.map((c, ci) => [c, means[j]![ci]!])),
       };
     }),
-    belowThreshold: below.map((k) => ({ label: r.labels[k]!, className: className(r.labels[k]!), score: r.scores[k]!, box: boxOf(k) })),
+    belowThreshold: { label: below.map((k) => r.labels[k]!), score: below.map((k) => roundScore(r.scores[k]!)), box: below.flatMap((k) => boxOf(k).map(roundCoordinate)) },
   };
 }

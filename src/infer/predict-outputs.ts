@@ -34,13 +34,22 @@ export interface PredictedDetection {
   means: Record<string, number>;
 }
 
-/** A detection kept for evaluation only (no channel means: it is not in the CSV, VOC or overlays). */
-export interface ScoredDetection {
-  label: number;
-  className: string;
-  score: number;
-  box: [number, number, number, number];
+/**
+ * Detections kept for evaluation only, column by column: up to `box.detectionsPerImg` (100) an
+ * image over thousands of images, so no per-detection objects and no channel means; scores are
+ * rounded to 1e-6 and boxes to 0.01 px, far below what AP or IoU can tell apart.
+ */
+export interface BelowThreshold {
+  /** Class ids 1..K (names: the file's `classNames`). */
+  label: number[];
+  score: number[];
+  /** [x1, y1, x2, y2] of each detection, one after the other (4 × label.length numbers). */
+  box: number[];
 }
+
+/** Round as {@link BelowThreshold} stores values. */
+export const roundScore = (v: number) => Math.round(v * 1e6) / 1e6;
+export const roundCoordinate = (v: number) => Math.round(v * 100) / 100;
 
 /** One image's predictions. */
 export interface ImagePrediction {
@@ -64,7 +73,7 @@ export interface ImagePrediction {
    * own cut (`box.scoreThresh`, 0.05 as torchvision). `evaluate` adds them back, so mAP is the
    * standard figure whatever `--score-threshold` predict ran with.
    */
-  belowThreshold: ScoredDetection[];
+  belowThreshold: BelowThreshold;
 }
 
 /** An input that produced no prediction. */
@@ -98,15 +107,25 @@ export function formatDetectionsCsv(predictions: readonly ImagePrediction[], wit
 
 /**
  * predictions.json text: the run's fields indented, then one line per image and per failure, so
- * a file of 30,000 images stays small and greps well (it is plain JSON either way).
+ * a file of 30,000 images greps well (it is plain JSON either way). Yielded line by line: written
+ * as one string, a large run could pass V8's string limit (about 512 MiB).
  */
-export function formatPredictionsJson(doc: Record<string, unknown>): string {
-  const lines = Object.entries(doc).map(([k, v]) => {
+export function* predictionsJsonChunks(doc: Record<string, unknown>): Generator<string> {
+  const entries = Object.entries(doc);
+  yield '{\n';
+  for (let e = 0; e < entries.length; e++) {
+    const [k, v] = entries[e]!;
+    const end = e + 1 < entries.length ? ',\n' : '\n';
     const key = JSON.stringify(k);
-    if (!Array.isArray(v)) return ` ${key}: ${JSON.stringify(v)}`;
-    return v.length === 0 ? ` ${key}: []` : ` ${key}: [\n${v.map((x) => `  ${JSON.stringify(x)}`).join(',\n')}\n ]`;
-  });
-  return `{\n${lines.join(',\n')}\n}\n`;
+    if (!Array.isArray(v) || v.length === 0) {
+      yield ` ${key}: ${Array.isArray(v) ? '[]' : JSON.stringify(v)}${end}`;
+      continue;
+    }
+    yield ` ${key}: [\n`;
+    for (let i = 0; i < v.length; i++) yield `  ${JSON.stringify(v[i])}${i + 1 < v.length ? ',' : ''}\n`;
+    yield ` ]${end}`;
+  }
+  yield '}\n';
 }
 
 /** Where an input's per-image files go. */
@@ -161,7 +180,7 @@ export async function readImageRecord(outDir: string, name: string, source: stri
   try {
     const rec = JSON.parse(await readFile(paths.record, 'utf8')) as { key: unknown; source: unknown; prediction: ImagePrediction };
     if (JSON.stringify(rec.key) !== JSON.stringify(o.runKey) || rec.source !== source || rec.prediction?.name !== name) return undefined;
-    if (!Array.isArray(rec.prediction.belowThreshold)) return undefined; // a record from before belowThreshold
+    if (!Array.isArray(rec.prediction.belowThreshold?.label)) return undefined; // a record from before belowThreshold
     if (o.voc) await access(paths.voc);
     if (o.overlays) await access(paths.overlay);
     return rec.prediction;

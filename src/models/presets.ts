@@ -223,11 +223,20 @@ export function validateConfig(c: FasterRcnnConfig): void {
   positive(c.transform.maxSize, 'transform.maxSize');
   positive(c.transform.sizeDivisible, 'transform.sizeDivisible');
   c.transform.imageStd.forEach((v, i) => positive(v, `transform.imageStd[${i}]`));
-  positive(c.rpn.preNmsTopNTest, 'rpn.preNmsTopNTest');
-  positive(c.rpn.postNmsTopNTest, 'rpn.postNmsTopNTest');
-  positive(c.box.detectionsPerImg, 'box.detectionsPerImg');
-  for (const [name, v] of [['rpn.nmsThresh', c.rpn.nmsThresh], ['box.nmsThresh', c.box.nmsThresh], ['box.scoreThresh', c.box.scoreThresh]] as const) {
+  c.anchors.aspectRatios.forEach((v, i) => positive(v, `anchors.aspectRatios[${i}]`));
+  c.anchors.sizes.forEach((l, i) => l.forEach((v, j) => positive(v, `anchors.sizes[${i}][${j}]`)));
+  const count = (v: number, name: string) => {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
+  };
+  for (const k of ['preNmsTopNTrain', 'preNmsTopNTest', 'postNmsTopNTrain', 'postNmsTopNTest', 'batchSizePerImage'] as const) count(c.rpn[k], `rpn.${k}`);
+  for (const k of ['detectionsPerImg', 'batchSizePerImage', 'poolSize'] as const) count(c.box[k], `box.${k}`);
+  const unit = (v: number, name: string) => {
     if (!(v >= 0 && v <= 1)) throw new RangeError(`${name} must be in [0, 1], got ${v}`);
+  };
+  for (const s of ['rpn', 'box'] as const) {
+    for (const k of ['nmsThresh', 'scoreThresh', 'fgIouThresh', 'bgIouThresh'] as const) unit(c[s][k], `${s}.${k}`);
+    if (!(c[s].positiveFraction > 0 && c[s].positiveFraction <= 1)) throw new RangeError(`${s}.positiveFraction must be in (0, 1], got ${c[s].positiveFraction}`);
+    if (c[s].bgIouThresh > c[s].fgIouThresh) throw new RangeError(`${s}.bgIouThresh ${c[s].bgIouThresh} is above ${s}.fgIouThresh ${c[s].fgIouThresh}`);
   }
 }
 

@@ -15,7 +15,7 @@ export function tempPathFor(target: string): string {
 }
 
 /** Write `data` to `target` atomically (temp file + fsync-free rename). */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(target: string, data: string | Uint8Array | Iterable<string>): Promise<void> {
   const tmp = tempPathFor(target);
   try {
     await fs.writeFile(tmp, data);

@@ -88,12 +88,19 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
 
     const sizes: ConfigOverrides = { transform: { ...(argv['min-size'] ? { minSize: argv['min-size'] } : {}), ...(argv['max-size'] ? { maxSize: argv['max-size'] } : {}) } };
     // Field names and kinds are the same in every preset; ranges are checked when the model loads.
-    const cli = mergeOverrides(parseConfigSets(argv.set ?? [], fasterRcnnConfig(DEFAULT_PRESET)), sizes);
+    const cli = mergeOverrides(parseConfigSets(argv.set ?? [], fasterRcnnConfig(DEFAULT_PRESET), { arch: false }), sizes);
     let detector: Detector;
     let preset = argv.preset;
     let storedClasses: string[] | undefined;
     try {
       const resolved = await resolveModelConfig(modelFile, argv.preset, cli);
+      if ((argv.set ?? []).length > 0) {
+        try {
+          fasterRcnnConfig(resolved.preset, resolved.config);
+        } catch (err) {
+          throw new UsageError(`--set: ${(err as Error).message}`);
+        }
+      }
       preset = resolved.preset;
       storedClasses = resolved.classes;
       // The box head drops scores <= its own threshold (torchvision's 0.05) before ours applies.
@@ -103,6 +110,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       if (via) process.stderr.write(`model: ${modelFile} (from ${via})\n`);
       if (resolved.fromCheckpoint) process.stderr.write(`model config stored in ${modelFile}: preset ${resolved.preset}${resolved.classes ? `, classes ${resolved.classes.join(', ')}` : ''}\n`);
     } catch (err) {
+      if (err instanceof UsageError) throw err;
       if (err instanceof ProviderUnavailableError) throw new CliError(err.message);
       throw new CliError(`cannot load ${modelFile}${preset ? ` as ${preset}` : ''}: ${(err as Error).message}`);
     }
