@@ -34,6 +34,11 @@ export interface ParamRequest {
 /** Supplies parameter tensors by name (a file, or a random initialisation). */
 export interface WeightSource {
   get(req: ParamRequest): Tensor;
+  /**
+   * Called once the model's graphs are built (every parameter requested), before any session is
+   * created: a source that checks the file as a whole (DetectorTrainer) fails here, early.
+   */
+  allRequested?(): void;
 }
 
 function sameDims(a: readonly number[], b: readonly number[]): boolean {

@@ -192,7 +192,7 @@ class InitWeights implements WeightSource {
   private readonly backboneOnly: boolean;
   private readonly replaced = new Set<string>();
   private randomised = 0;
-  constructor(private readonly tensors: ReadonlyMap<string, HostTensor>, private readonly source: string, private readonly fallback: WeightSource, private readonly notes: string[]) {
+  constructor(private readonly tensors: ReadonlyMap<string, HostTensor>, private readonly source: string, private readonly preset: string, private readonly fallback: WeightSource, private readonly notes: string[]) {
     this.prefix = [...tensors.keys()].some((k) => k.startsWith('param/')) ? 'param/' : '';
     this.file = new FileWeights(tensors, source, this.prefix);
     const names = [...tensors.keys()].filter((k) => k.startsWith(this.prefix));
@@ -212,11 +212,13 @@ class InitWeights implements WeightSource {
     return this.file.get(req);
   }
   /**
-   * Once the model is built: a note for a backbone-only file, and an error for tensors the model
-   * never asked for (weights of another architecture: e.g. BatchNorm statistics given to a
-   * GroupNorm preset would otherwise pass, their affine part taken as GroupNorm's).
+   * Once the graphs are built, before their sessions: a note for a backbone-only file, and an
+   * error for tensors the model never asked for (weights of another architecture: e.g. BatchNorm
+   * statistics given to a GroupNorm preset would otherwise pass, their affine part taken as
+   * GroupNorm's).
    */
-  finish(preset: string): void {
+  allRequested(): void {
+    const preset = this.preset;
     const unused = this.file.unused().filter((k) => !this.replaced.has(k));
     if (unused.length > 0) {
       throw new RangeError(`--init ${this.source}: ${unused.length} tensor(s) that preset ${preset} does not have (${unused.slice(0, 3).join(', ')}${unused.length > 3 ? ', …' : ''}): weights of another architecture?`);
@@ -316,7 +318,7 @@ export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainE
     config = fasterRcnnConfig(o.preset, o.config);
     if (o.init) {
       const { tensors } = await readSafetensors(o.init);
-      weights = new InitWeights(tensors, o.init, new RandomWeights(settings.seed), notes);
+      weights = new InitWeights(tensors, o.init, config.preset, new RandomWeights(settings.seed), notes);
     } else {
       weights = new RandomWeights(settings.seed);
       if (config.arch.norm === 'frozen-bn' && config.arch.trainableLayers < 5) {
@@ -343,14 +345,6 @@ export async function trainDetector(o: TrainDetectorOptions, onEvent: (e: TrainE
     seeds: { shuffle: settings.seed * 3 + 1, augment: settings.seed * 3 + 2, sample: settings.seed * 3 + 3 },
     threads: { intraOp: settings.threads }, lossLog: file('lossLog'), lowMemory: o.lowMemory ?? false,
   });
-  if (weights instanceof InitWeights) {
-    try {
-      weights.finish(config.preset);
-    } catch (err) {
-      await trainer.release();
-      throw err;
-    }
-  }
   let stopped: TrainDetectorResult['stopped'] = 'done';
   try {
     if (resumeFrom) await trainer.load(resumeFrom);

@@ -228,6 +228,7 @@ export class DetectorTrainer {
     if (!Number.isInteger(intraOp) || intraOp < 1) throw new RangeError(`threads.intraOp must be a positive integer, got ${intraOp}`);
     const g1 = buildSegment1(config, o.weights);
     const g2 = buildSegment2(config, o.weights);
+    o.weights.allRequested?.();
     const t1 = trainableParameters(config, g1.paramNames);
     const t2 = trainableParameters(config, g2.paramNames);
     const seg1Params = buffersOf(g1, t1);
