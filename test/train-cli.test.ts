@@ -61,6 +61,7 @@ test('train writes the loss log, curve, checkpoints and model.json; --resume con
   const second = await run([...common, '--epochs', '2', '--resume', '--low-memory']);
   assert.equal(second.status, 0, second.stderr);
   assert.match(second.stderr, /resuming at step 2\/4/);
+  assert.match(second.stderr, /--resume: --preset, --batch, --lr, --min-size, --max-size, --threads not used: a resumed run keeps the settings stored in .*checkpoint-last\.safetensors/);
   // The resumed process builds its training models again at its first step, and says so.
   assert.match(second.stderr, /step 3: built training models for \d+ × \d+×\d+ padded images in [\d.]+ s, without the memory arena/);
   assert.match(second.stderr, /low memory: the backward pass runs without onnxruntime's memory arena/);

@@ -96,6 +96,18 @@ function modelOverrides(a: TrainArgs): ConfigOverrides {
   return overrides;
 }
 
+/** Flags a resumed run does not use: the checkpoint stores the model, optimizer and data settings. */
+const FIXED_ON_RESUME = ['preset', 'init', 'batch', 'optimizer', 'lr', 'momentum', 'weight-decay', 'warmup', 'clip', 'budget-lr-steps', 'min-size', 'max-size', 'augment', 'seed', 'val-fraction', 'threads'];
+
+/**
+ * Those of `flags` typed on this command line (yargs fills in defaults, so only the raw arguments
+ * tell): rerunning the first command with --resume added is the usual way to continue, so they
+ * are named, not refused.
+ */
+function typedFlags(flags: readonly string[], args: readonly string[] = process.argv.slice(2)): string[] {
+  return flags.filter((f) => args.some((a) => a === `--${f}` || a.startsWith(`--${f}=`) || a === `--no-${f}`));
+}
+
 /** Progress output: a redrawn bar on a TTY, plain lines otherwise. The ETA is the sooner of the epochs' end and the time budget's. */
 function reporter(json: boolean, budgetMinutes?: number): (e: TrainEvent) => void {
   const out = process.stderr;
@@ -190,6 +202,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .example('$0 train --data ../shared/data/bccd --resume --epochs 12 --out runs/bccd', 'Continue an interrupted run') as Argv<TrainArgs>,
   handler: async (argv) => {
     validate(argv);
+    const ignored = argv.resume ? typedFlags(FIXED_ON_RESUME) : [];
+    if (ignored.length > 0) process.stderr.write(`--resume: ${ignored.map((f) => `--${f}`).join(', ')} not used: a resumed run keeps the settings stored in ${path.join(argv.out, TRAIN_FILES.last)}\n`);
     const controller = new AbortController();
     const onSigint = () => {
       if (controller.signal.aborted) process.exit(130);
