@@ -61,6 +61,8 @@ test('train writes the loss log, curve, checkpoints and model.json; --resume con
   const second = await run([...common, '--epochs', '2', '--resume', '--low-memory']);
   assert.equal(second.status, 0, second.stderr);
   assert.match(second.stderr, /resuming at step 2\/4/);
+  // Plain progress lines off a TTY: losses by component, the training rate and an ETA.
+  assert.match(second.stderr, /^epoch 2\/2 step 4\/4 loss \d+\.\d{3} \(rpn \d+\.\d{3}\/\d+\.\d{3}, roi \d+\.\d{3}\/\d+\.\d{3}\) \d+\.\d\d img\/s ETA \S+$/m);
   assert.match(second.stderr, /--resume: --preset, --batch, --lr, --min-size, --max-size, --threads not used: a resumed run keeps the settings stored in .*checkpoint-last\.safetensors/);
   // The resumed process builds its training models again at its first step, and says so.
   assert.match(second.stderr, /step 3: built training models for \d+ × \d+×\d+ padded images in [\d.]+ s, without the memory arena/);

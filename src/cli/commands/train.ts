@@ -116,6 +116,10 @@ function reporter(json: boolean, budgetMinutes?: number): (e: TrainEvent) => voi
   let lastDraw = 0;
   let barShown = false; // a TTY bar is on the current line (end it before other output)
   const t0 = performance.now();
+  // images/s from step to step only: the first step (building the training models) and the
+  // interval holding an epoch's validation and saving are left out, so it is the training rate.
+  let lastStepAt: number | undefined;
+  let stepSeconds = 0, imagesTimed = 0;
   return (e) => {
     if (json) return;
     if (e.kind === 'start') {
@@ -131,12 +135,18 @@ function reporter(json: boolean, budgetMinutes?: number): (e: TrainEvent) => voi
       }
       images += r.images;
       const done = r.step - startStep;
-      const seconds = (performance.now() - t0) / 1000;
+      const now = performance.now();
+      const seconds = (now - t0) / 1000;
+      if (lastStepAt !== undefined) {
+        stepSeconds += (now - lastStepAt) / 1000;
+        imagesTimed += r.images;
+      }
+      lastStepAt = now;
+      const rate = imagesTimed > 0 ? imagesTimed / stepSeconds : images / seconds;
       const eta = Math.min((seconds / Math.max(done, 1)) * (total - r.step), budgetMinutes === undefined ? Infinity : Math.max(0, budgetMinutes * 60 - e.elapsedSeconds));
       const l = r.losses;
-      const text = `epoch ${r.epoch + 1}/${Math.ceil(total / perEpoch)} step ${r.step}/${total} loss ${l.total.toFixed(3)} (rpn ${l.rpn_cls.toFixed(3)}/${l.rpn_reg.toFixed(3)}, roi ${l.cls.toFixed(3)}/${l.reg.toFixed(3)}) ${(images / seconds).toFixed(2)} img/s ETA ${formatDuration(eta)}`;
+      const text = `epoch ${r.epoch + 1}/${Math.ceil(total / perEpoch)} step ${r.step}/${total} loss ${l.total.toFixed(3)} (rpn ${l.rpn_cls.toFixed(3)}/${l.rpn_reg.toFixed(3)}, roi ${l.cls.toFixed(3)}/${l.reg.toFixed(3)}) ${rate.toFixed(2)} img/s ETA ${formatDuration(eta)}`;
       if (tty) {
-        const now = performance.now();
         if (now - lastDraw < 200 && r.step < total) return;
         lastDraw = now;
         const width = 20, filled = Math.round((width * r.step) / Math.max(total, 1));
@@ -146,6 +156,7 @@ function reporter(json: boolean, budgetMinutes?: number): (e: TrainEvent) => voi
         out.write(`${text}\n`);
       }
     } else if (e.kind === 'epoch') {
+      lastStepAt = undefined;
       const r = e.record;
       const val = r.val ? `, val loss ${r.val.total.toFixed(4)}` : '';
       const map = r.map50 !== undefined ? `, val mAP@0.5 ${r.map50.toFixed(4)}` : '';
