@@ -6,7 +6,8 @@
  * labels exactly, boxes within 0.01 px, scores within 1e-4; the transformed batch within 1e-6.
  *  - resnet50-fpn: fasterrcnn_resnet50_fpn's fine-tuning model (FrozenBatchNorm2d with random
  *    statistics), 3 classes, a 256×320 image resized to 320×400 (bilinear upscaling, padding);
- *  - resnet18-fpn-gn: GroupNorm(32) in backbone and FPN, 4 classes, a 192×256 image.
+ *  - resnet18-fpn-gn: GroupNorm(32) in backbone and FPN, 4 classes, a 192×256 image;
+ *  - resnet34-fpn: BasicBlocks with FrozenBatchNorm2d, 2 classes, a portrait 224×192 image.
  * The weights (160 MB for R50) are generated in a temp dir, never committed.
  */
 import { test, type TestContext } from 'node:test';
@@ -83,3 +84,7 @@ test('resnet50-fpn (frozen BN) reproduces torchvision fasterrcnn_resnet50_fpn: b
 
 test('resnet18-fpn-gn (GroupNorm backbone and FPN) reproduces torchvision with norm_layer=GroupNorm(32)', { timeout: 300_000 }, (t) =>
   checkParity(t, { preset: 'resnet18-fpn-gn', arch: 'resnet18', norm: 'group-norm', numClasses: 4, image: [192, 256], minSize: 192, maxSize: 256 }));
+
+// BasicBlock with FrozenBatchNorm2d: the one combination the two cases above leave out (resnet18-fpn is the same blocks, fewer).
+test('resnet34-fpn (frozen BN, BasicBlock) reproduces torchvision with resnet34 weights_backbone=None', { timeout: 300_000 }, (t) =>
+  checkParity(t, { preset: 'resnet34-fpn', arch: 'resnet34', norm: 'frozen-bn', numClasses: 2, image: [224, 192], minSize: 224, maxSize: 320 }));
