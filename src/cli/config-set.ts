@@ -7,6 +7,7 @@
  * except `arch.trainableLayers`; the class count comes from the data or the weights.
  */
 import { type ConfigOverrides, type FasterRcnnConfig, SMALL_CELL_ANCHOR_SIZES, TORCHVISION_ANCHOR_SIZES } from '../models/presets.js';
+import { mergeOverrides } from '../infer/predict-model.js';
 import { UsageError } from './errors.js';
 
 const SECTIONS = ['anchors', 'transform', 'rpn', 'box', 'arch'] as const;
@@ -53,13 +54,13 @@ function anchorSizes(text: string, flag: string): number[][] {
  */
 export function parseConfigSets(values: readonly string[], reference: FasterRcnnConfig, o: { arch?: boolean } = {}): ConfigOverrides {
   const out: Partial<Record<Section, Record<string, unknown>>> = {};
+  const known = settableFields(reference);
   for (const raw of values) {
     const flag = `--set ${raw}`;
     const eq = raw.indexOf('=');
     if (eq < 0) throw new UsageError(`${flag}: expected section.field=value, e.g. box.detectionsPerImg=300`);
     const key = raw.slice(0, eq).trim(), text = raw.slice(eq + 1).trim();
     const [section, field, ...rest] = key.split('.');
-    const known = settableFields(reference);
     if (!SECTIONS.includes(section as Section) || field === undefined || rest.length > 0 || !known.includes(key)) {
       const why = section === 'arch' ? 'the architecture is the preset\'s (only arch.trainableLayers can be set)' : `settable: ${known.join(', ')}`;
       throw new UsageError(`${flag}: unknown setting '${key}'; ${why}`);
@@ -79,6 +80,12 @@ export function parseConfigSets(values: readonly string[], reference: FasterRcnn
     (out[section as Section] ??= {})[field] = value;
   }
   return out as ConfigOverrides;
+}
+
+/** The model flags train and predict share: `--set` values, then `--min-size`/`--max-size` on top. */
+export function commandLineOverrides(a: { set?: string[]; 'min-size'?: number; 'max-size'?: number }, reference: FasterRcnnConfig, o: { arch?: boolean } = {}): ConfigOverrides {
+  const transform = { ...(a['min-size'] ? { minSize: a['min-size'] } : {}), ...(a['max-size'] ? { maxSize: a['max-size'] } : {}) };
+  return mergeOverrides(parseConfigSets(a.set ?? [], reference, o), { transform });
 }
 
 /** The yargs option both commands declare. */

@@ -218,10 +218,9 @@ class InitWeights implements WeightSource {
    * GroupNorm's).
    */
   allRequested(): void {
-    const preset = this.preset;
     const unused = this.file.unused().filter((k) => !this.replaced.has(k));
     if (unused.length > 0) {
-      throw new RangeError(`--init ${this.source}: ${unused.length} tensor(s) that preset ${preset} does not have (${unused.slice(0, 3).join(', ')}${unused.length > 3 ? ', …' : ''}): weights of another architecture?`);
+      throw new RangeError(`--init ${this.source}: ${unused.length} tensor(s) that preset ${this.preset} does not have (${unused.slice(0, 3).join(', ')}${unused.length > 3 ? ', …' : ''}): weights of another architecture?`);
     }
     if (this.backboneOnly) this.notes.push(`--init: backbone weights only: the FPN, RPN and box head (${this.randomised} tensors) start at random`);
   }

@@ -8,13 +8,13 @@ import type { Argv, CommandModule } from 'yargs';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { CliError, UsageError } from '../errors.js';
-import { parseConfigSets, SET_OPTION } from '../config-set.js';
+import { commandLineOverrides, SET_OPTION } from '../config-set.js';
 import { resolveModelPath } from '../model-path.js';
 import { Detector } from '../../infer/detector.js';
 import { DEFAULT_BATCH, defaultConcurrency, listPredictInputs, predictFiles } from '../../infer/predict-files.js';
-import { DEFAULT_PRESET, mergeOverrides, resolveModelConfig } from '../../infer/predict-model.js';
+import { DEFAULT_PRESET, resolveModelConfig } from '../../infer/predict-model.js';
 import { ProviderUnavailableError, type ProviderChoice } from '../../infer/providers.js';
-import { type ConfigOverrides, PRESET_NAMES, fasterRcnnConfig } from '../../models/presets.js';
+import { type ConfigOverrides, type FasterRcnnConfig, PRESET_NAMES, fasterRcnnConfig } from '../../models/presets.js';
 import type { MergeMode } from '../../hpa/merge.js';
 
 interface PredictArgs {
@@ -86,25 +86,24 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       throw new CliError(`no images (png, jpg, tif, webp) or complete channel sets in ${argv.images.join(', ')}${why}`);
     }
 
-    const sizes: ConfigOverrides = { transform: { ...(argv['min-size'] ? { minSize: argv['min-size'] } : {}), ...(argv['max-size'] ? { maxSize: argv['max-size'] } : {}) } };
-    // Field names and kinds are the same in every preset; ranges are checked when the model loads.
-    const cli = mergeOverrides(parseConfigSets(argv.set ?? [], fasterRcnnConfig(DEFAULT_PRESET), { arch: false }), sizes);
+    // Field names and kinds are the same in every preset; ranges are checked once the preset is known.
+    const cli = commandLineOverrides(argv, fasterRcnnConfig(DEFAULT_PRESET), { arch: false });
     let detector: Detector;
     let preset = argv.preset;
     let storedClasses: string[] | undefined;
     try {
       const resolved = await resolveModelConfig(modelFile, argv.preset, cli);
-      if ((argv.set ?? []).length > 0) {
-        try {
-          fasterRcnnConfig(resolved.preset, resolved.config);
-        } catch (err) {
-          throw new UsageError(`--set: ${(err as Error).message}`);
-        }
+      let full: FasterRcnnConfig;
+      try {
+        full = fasterRcnnConfig(resolved.preset, resolved.config);
+      } catch (err) {
+        if ((argv.set ?? []).length > 0) throw new UsageError(`--set: ${(err as Error).message}`);
+        throw err;
       }
       preset = resolved.preset;
       storedClasses = resolved.classes;
       // The box head drops scores <= its own threshold (torchvision's 0.05) before ours applies.
-      const base = fasterRcnnConfig(resolved.preset, resolved.config).box.scoreThresh;
+      const base = full.box.scoreThresh;
       const config: ConfigOverrides = threshold < base ? { ...resolved.config, box: { ...resolved.config.box, scoreThresh: threshold } } : resolved.config;
       detector = await Detector.load(modelFile, resolved.preset, { provider: argv.provider, threads: argv.threads, config });
       if (via) process.stderr.write(`model: ${modelFile} (from ${via})\n`);

@@ -8,13 +8,12 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AugmentOptions } from '../../data/augment.js';
 import { type ConfigOverrides, PRESET_NAMES, fasterRcnnConfig } from '../../models/presets.js';
-import { mergeOverrides } from '../../infer/predict-model.js';
 import { describeLrDrop, describeModelsBuilt, trainDetector, TRAIN_FILES, type TrainEvent } from '../../train/detector-fit.js';
 import { availableCores } from '../../util/cores.js';
 import { formatDuration } from '../../util/progress.js';
 import { CliError, UsageError } from '../errors.js';
 import { readIdList } from '../read-ids.js';
-import { parseConfigSets, SET_OPTION } from '../config-set.js';
+import { commandLineOverrides, SET_OPTION } from '../config-set.js';
 
 interface TrainArgs {
   model: string;
@@ -64,7 +63,8 @@ function check(ok: boolean, message: string): void {
 
 const positiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
 
-function validate(a: TrainArgs): void {
+/** Checks the flags (usage errors name them); returns the model overrides they give. */
+function validate(a: TrainArgs): ConfigOverrides {
   check(positiveInt(a.epochs), `--epochs must be a positive integer, got ${a.epochs}`);
   check(positiveInt(a.batch), `--batch must be a positive integer, got ${a.batch}`);
   check(a['val-fraction'] >= 0 && a['val-fraction'] < 1, `--val-fraction must be in [0, 1), got ${a['val-fraction']}`);
@@ -77,17 +77,17 @@ function validate(a: TrainArgs): void {
   for (const k of ['min-size', 'max-size', 'threads'] as const) check(a[k] === undefined || positiveInt(a[k]), `--${k} must be a positive integer, got ${a[k]}`);
   check(Number.isSafeInteger(a.seed) && a.seed >= 0, `--seed must be a non-negative integer, got ${a.seed}`);
   check(!a.resume || (a.set ?? []).length === 0, '--set changes the model: a resumed run keeps the config stored in its checkpoint');
-  modelOverrides(a);
+  const overrides = modelOverrides(a);
   check(a.resume || !existsSync(path.join(a.out, TRAIN_FILES.last)), `--out ${a.out} already holds a run (${TRAIN_FILES.last}): add --resume to continue it, or choose another --out`);
   for (const k of ['data', 'images', 'val', 'val-images', 'init'] as const) {
     if (a[k] !== undefined) check(existsSync(a[k]!), `--${k}: ${a[k]} does not exist`);
   }
+  return overrides;
 }
 
 /** --set, then --min-size/--max-size on top, checked against the preset (a usage error names the field). */
 function modelOverrides(a: TrainArgs): ConfigOverrides {
-  const transform = { ...(a['min-size'] ? { minSize: a['min-size'] } : {}), ...(a['max-size'] ? { maxSize: a['max-size'] } : {}) };
-  const overrides = mergeOverrides(parseConfigSets(a.set ?? [], fasterRcnnConfig(a.preset)), { transform });
+  const overrides = commandLineOverrides(a, fasterRcnnConfig(a.preset));
   try {
     fasterRcnnConfig(a.preset, overrides);
   } catch (err) {
@@ -212,7 +212,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .example('$0 train --data ../shared/data/bccd --ids ../shared/data/bccd/train.txt --val-fraction 0 --out runs/bccd', 'Train on one split only')
       .example('$0 train --data ../shared/data/bccd --resume --epochs 12 --out runs/bccd', 'Continue an interrupted run') as Argv<TrainArgs>,
   handler: async (argv) => {
-    validate(argv);
+    const overrides = validate(argv);
     const ignored = argv.resume ? typedFlags(FIXED_ON_RESUME) : [];
     if (ignored.length > 0) process.stderr.write(`--resume: ${ignored.map((f) => `--${f}`).join(', ')} not used: a resumed run keeps the settings stored in ${path.join(argv.out, TRAIN_FILES.last)}\n`);
     const controller = new AbortController();
@@ -227,7 +227,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       const valIds = argv['val-ids'] !== undefined ? await readIdList(argv['val-ids'], '--val-ids') : undefined;
       const result = await trainDetector({
         preset: argv.preset,
-        config: modelOverrides(argv),
+        config: overrides,
         data: { annotations: argv.data, ...(argv.images ? { images: argv.images } : {}), ...(ids ? { ids } : {}) },
         ...(argv.val || valIds
           ? { val: { annotations: argv.val ?? argv.data, ...((argv.val ? argv['val-images'] : argv.images) ? { images: (argv.val ? argv['val-images'] : argv.images)! } : {}), ...(valIds ? { ids: valIds } : {}) } }
